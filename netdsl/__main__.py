@@ -1,0 +1,3 @@
+from netdsl.cli import main
+
+raise SystemExit(main())

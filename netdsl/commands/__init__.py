@@ -1,0 +1,1 @@
+"""One module per ``netdsl`` subcommand; :mod:`netdsl.cli` only parses arguments and dispatches."""

@@ -1,0 +1,36 @@
+"""``netdsl check SPEC...``: full validation, one summary line per valid file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from netdsl.commands.common import parse_input, parse_overrides, report
+from netdsl.pipeline import analyze
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = parse_overrides(args.overrides)
+    shape = parse_input(args.input)
+    status = 0
+    docs = []
+    for spec in args.specs:
+        result = analyze(spec, overrides, shape)
+        failed = not result.ok or (args.warnings_as_errors and result.warnings)
+        status = 1 if failed else status
+        if args.format == "json":
+            docs.append({"file": spec, "ok": not failed, "diagnostics": [d.to_dict() for d in result.diagnostics]})
+            continue
+        report(result.diagnostics, result.sources, args)
+        if result.ok and result.shapes is not None and result.net is not None:
+            t = result.shapes.total
+            out = "×".join(map(str, result.shapes.output or ()))
+            warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
+            print(f"{spec}: ok: net {result.net.name}, {len(result.shapes.layers())} layers, "
+                  f"{t.params:,} params, {t.macs / 1e9:.3g} GMACs, output N×{out}{warn}")
+        else:
+            print(f"{spec}: {len(result.errors)} error(s)", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(docs, indent=2))
+    return status

@@ -1,0 +1,84 @@
+"""Shared plumbing of the subcommands: options → values, plugins, diagnostics, dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+from typing import Any
+
+from netdsl.errors import Diagnostic, format_diagnostics
+from netdsl.expr import Value
+
+
+class UsageError(Exception):
+    """A command-line mistake (exit code 2)."""
+
+
+def parse_value(text: str) -> Value:
+    """A --set value: integer, float, true/false, a tuple `(1, 7)`/`1x7`, else a string. Never eval'd."""
+    t = text.strip()
+    if re.fullmatch(r"[-+]?\d+", t):
+        return int(t)
+    if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?", t):
+        return float(t)
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    inner = t[1:-1] if t.startswith("(") and t.endswith(")") else None
+    if inner is not None or re.fullmatch(r"\d+(x\d+)+", t):
+        parts = [p for p in re.split(r"[,x]", inner if inner is not None else t) if p.strip()]
+        return tuple(parse_value(p) for p in parts)
+    return t.strip("'\"")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = parse_value(value)
+    return out
+
+
+def parse_input(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    if not re.fullmatch(r"\d+(x\d+){0,2}", text.strip()):
+        raise UsageError(f"--input expects CxHxW, CxL or F (positive integers), got {text!r}")
+    dims = tuple(int(d) for d in text.strip().split("x"))
+    if any(d < 1 for d in dims):
+        raise UsageError(f"--input dimensions must be positive, got {text!r}")
+    return dims
+
+
+def use_color(args: argparse.Namespace, stream: Any = sys.stderr) -> bool:
+    return not getattr(args, "no_color", False) and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+def report(diags: list[Diagnostic], sources: dict[str, str], args: argparse.Namespace) -> None:
+    """Print diagnostics to stderr, compiler style."""
+    if diags:
+        print(format_diagnostics(diags, sources, use_color(args)), file=sys.stderr)
+
+
+def load_plugins(args: argparse.Namespace) -> int | None:
+    """Load plugins named by --plugin / NETDSL_PLUGINS / entry points; an exit code on failure."""
+    from netdsl.plugins import PluginError, load_plugins as load
+
+    try:
+        load(getattr(args, "plugin", []) or [])
+    except PluginError as err:
+        print(f"netdsl: error: {err}", file=sys.stderr)
+        return 3
+    return None
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    failed = load_plugins(args)
+    if failed is not None:
+        return failed
+    module = importlib.import_module(f"netdsl.commands.{args.command}")
+    return int(module.run(args))

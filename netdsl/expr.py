@@ -1,0 +1,206 @@
+"""Evaluating spec expressions: integer/boolean arithmetic on parameters, no Python eval.
+
+Values are Python ``int``, ``float``, ``bool``, ``str`` and tuples of values.
+``in`` (the input shape of the enclosing block) is only known after shape
+inference, so an expression that reads it raises :class:`NeedsShape`; the
+lowering pass keeps such ``if`` conditions for the shape pass to decide.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+from netdsl import syntax as S
+from netdsl.errors import Span
+
+Value = Union[int, float, bool, str, tuple[Any, ...]]
+
+MAX_INT = 1 << 62  # far beyond any real layer size; keeps `2 ** 10 ** 9` from hanging the machine
+
+
+class EvalError(Exception):
+    """An expression cannot be evaluated; carries the offending sub-expression's span."""
+
+    def __init__(self, message: str, span: Span, code: str = "E110", hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.code = code
+        self.hint = hint
+
+
+class NeedsShape(Exception):
+    """The expression reads ``in``: it can only be decided by the shape pass."""
+
+
+@dataclass(frozen=True, slots=True)
+class InShape:
+    """What ``in`` means inside a condition: the block input's shape (batch excluded)."""
+
+    shape: tuple[int, ...]
+
+    def attr(self, name: str, span: Span) -> Value:
+        s = self.shape
+        table: dict[str, int | tuple[int, ...]] = {"rank": len(s), "shape": s}
+        if s:
+            table["c"] = s[0]
+        if len(s) == 3:
+            table["h"], table["w"] = s[1], s[2]
+        if len(s) == 2:
+            table["l"] = s[1]
+        if name not in table:
+            raise EvalError(f"`in.{name}` is not defined for an input of shape {_fmt_shape(s)}", span, "E111",
+                            hint="`in` has c, h, w (for C×H×W), c, l (for C×L), rank and shape")
+        return table[name]
+
+
+def _fmt_shape(s: tuple[int, ...]) -> str:
+    return "×".join(map(str, s)) if s else "()"
+
+
+def _check_int(v: Value, span: Span) -> Value:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+        raise EvalError(f"integer {v} is too large (limit {MAX_INT})", span, "E112")
+    return v
+
+
+def _num(v: Value, span: Span, what: str) -> int | float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise EvalError(f"{what} needs numbers, got {type_name(v)} `{show(v)}`", span, "E113")
+    return v
+
+
+def type_name(v: object) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    return {int: "int", float: "float", str: "string", tuple: "tuple"}.get(type(v), type(v).__name__)
+
+
+def show(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, tuple):
+        return "(" + ", ".join(show(x) for x in v) + ")"
+    return str(v)
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow,
+}  # fmt: skip
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+}  # fmt: skip
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**"}
+
+
+def _func(name: str, args: list[Value], span: Span) -> Value:
+    if name in ("min", "max"):
+        nums = [_num(a, span, name) for a in args]
+        if not nums:
+            raise EvalError(f"{name}() needs at least one argument", span, "E114")
+        return min(nums) if name == "min" else max(nums)
+    if name == "abs" and len(args) == 1:
+        return abs(_num(args[0], span, "abs"))
+    if name == "int" and len(args) == 1:
+        return int(_num(args[0], span, "int"))
+    if name == "len" and len(args) == 1 and isinstance(args[0], tuple):
+        return len(args[0])
+    raise EvalError(f"unknown function `{name}`", span, "E114", hint="functions: min, max, abs, int, len")
+
+
+def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = None) -> Value:
+    """Evaluate an expression in an environment of parameter values."""
+    if isinstance(e, S.Lit):
+        return _check_int(e.value, e.span)
+    if isinstance(e, S.Name):
+        if e.id == "in":
+            if in_shape is None:
+                raise NeedsShape()
+            raise EvalError("`in` is a shape; use `in.c`, `in.h`, `in.w` …", e.span, "E111")
+        if e.id in env:
+            return env[e.id]
+        from netdsl.errors import did_you_mean
+
+        raise EvalError(f"undefined name `{e.id}`", e.span, "E101", hint=did_you_mean(e.id, env))
+    if isinstance(e, S.BinOp):
+        if e.op == "and":
+            left = evaluate(e.left, env, in_shape)
+            return evaluate(e.right, env, in_shape) if left else left
+        if e.op == "or":
+            left = evaluate(e.left, env, in_shape)
+            return left if left else evaluate(e.right, env, in_shape)
+        a, b = evaluate(e.left, env, in_shape), evaluate(e.right, env, in_shape)
+        if e.op in _COMPARE:
+            try:
+                return _COMPARE[e.op](a, b)
+            except TypeError:
+                raise EvalError(f"cannot compare {type_name(a)} with {type_name(b)}", e.span, "E113") from None
+        if e.op == "add" and isinstance(a, tuple) and isinstance(b, tuple):
+            return a + b
+        x, y = _num(a, e.left.span, _SYMBOL[e.op]), _num(b, e.right.span, _SYMBOL[e.op])
+        if e.op in ("truediv", "floordiv", "mod") and y == 0:
+            raise EvalError("division by zero", e.span, "E115")
+        if e.op == "pow" and (abs(y) > 256 or (isinstance(y, int) and abs(x) > 1 and y > 62)):
+            raise EvalError(f"exponent {y} is too large", e.span, "E112")
+        try:
+            return _check_int(_ARITH[e.op](x, y), e.span)
+        except (OverflowError, ValueError) as err:
+            raise EvalError(f"arithmetic error: {err}", e.span, "E112") from None
+    if isinstance(e, S.Unary):
+        v = evaluate(e.operand, env, in_shape)
+        if e.op == "not":
+            return not v
+        return -_num(v, e.span, "-")
+    if isinstance(e, S.Cond):
+        return evaluate(e.then if evaluate(e.test, env, in_shape) else e.orelse, env, in_shape)
+    if isinstance(e, S.TupleLit):
+        return tuple(evaluate(x, env, in_shape) for x in e.items)
+    if isinstance(e, S.Index):
+        obj, idx = evaluate(e.obj, env, in_shape), evaluate(e.index, env, in_shape)
+        if not isinstance(obj, tuple) or isinstance(idx, bool) or not isinstance(idx, int):
+            raise EvalError(f"cannot index {type_name(obj)} with {type_name(idx)}", e.span, "E113")
+        if not -len(obj) <= idx < len(obj):
+            raise EvalError(f"index {idx} is out of range for a list of {len(obj)}", e.span, "E116")
+        return obj[idx]  # type: ignore[no-any-return]
+    if isinstance(e, S.Attr):
+        if isinstance(e.obj, S.Name) and e.obj.id == "in":
+            if in_shape is None:
+                raise NeedsShape()
+            return in_shape.attr(e.name, e.span)
+        raise EvalError(f"`.{e.name}`: only `in` has attributes", e.span, "E111")
+    if isinstance(e, S.Func):
+        return _func(e.name, [evaluate(a, env, in_shape) for a in e.args], e.span)
+    raise AssertionError(f"unknown expression node {e!r}")
+
+
+def reads_shape(e: S.Expr) -> bool:
+    """Whether an expression mentions ``in`` (and so waits for shape inference)."""
+    if isinstance(e, S.Name):
+        return e.id == "in"
+    if isinstance(e, S.Lit):
+        return False
+    return any(reads_shape(c) for c in _children(e))
+
+
+def _children(e: S.Expr) -> tuple[S.Expr, ...]:
+    if isinstance(e, S.BinOp):
+        return (e.left, e.right)
+    if isinstance(e, S.Unary):
+        return (e.operand,)
+    if isinstance(e, S.Cond):
+        return (e.then, e.test, e.orelse)
+    if isinstance(e, (S.TupleLit,)):
+        return e.items
+    if isinstance(e, S.Func):
+        return e.args
+    if isinstance(e, S.Index):
+        return (e.obj, e.index)
+    if isinstance(e, S.Attr):
+        return (e.obj,)
+    return ()

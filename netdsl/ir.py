@@ -1,0 +1,133 @@
+"""The typed, immutable intermediate representation produced by :mod:`netdsl.lower`.
+
+A net is a tree of nodes discriminated by ``type``:
+
+* ``layer``: one registered layer kind with validated parameters (a module);
+* ``scope``: a sequence of nodes. Named scopes are modules (block instances,
+  labelled groups, labelled repeats, the net itself); unnamed ones are
+  transparent (merge paths, ``if`` arms, ``inline`` blocks, unlabelled groups):
+  their layers are named in the enclosing module;
+* ``merge``: several paths from the same input, combined by a merge kind (add,
+  concat, mul, or a plugin's);
+* ``switch``: an ``if`` whose condition reads the inferred input shape
+  (``in.c != planes * 4``); the shape pass decides it;
+* ``use``: ``@name``, continue from a value captured earlier with ``-> name``.
+
+Every node carries its source span and the chain of block instantiations that
+produced it, so any later pass can point at the user's line. Module nodes' ``id``
+is their qualified module name (``layer1.0.conv1``), which is also their
+``state_dict`` prefix; other nodes get ids that cannot clash with module names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SkipValidation
+
+from netdsl.errors import Frame, Span
+from netdsl.registry import Params
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    span: InstanceOf[Span]
+    chain: tuple[InstanceOf[Frame], ...] = ()
+    capture: str | None = None
+
+    @property
+    def qualname(self) -> str:
+        return self.id
+
+
+class LayerNode(_Node):
+    """One layer: a registered kind with validated parameters."""
+
+    type: Literal["layer"] = "layer"
+    name: str
+    kind: str
+    params: InstanceOf[Params]
+
+
+class ScopeNode(_Node):
+    """A sequence of nodes; a module when ``name`` is set, transparent otherwise."""
+
+    type: Literal["scope"] = "scope"
+    name: str | None = None
+    block: str | None = None
+    container: Literal["net", "block", "group", "repeat", "inline", "path", "arm"] = "group"
+    body: tuple[AnyNode, ...] = ()
+
+    @property
+    def is_module(self) -> bool:
+        return self.name is not None
+
+
+class MergeNode(_Node):
+    """Paths from one input combined by a merge kind: ``add { ... }``."""
+
+    type: Literal["merge"] = "merge"
+    name: str
+    kind: str
+    params: InstanceOf[Params]
+    paths: tuple[ScopeNode, ...]
+
+
+class SwitchNode(_Node):
+    """An ``if`` decided by the shape pass because its condition reads ``in``."""
+
+    type: Literal["switch"] = "switch"
+    cond_text: str
+    cond: SkipValidation[Any]
+    env: SkipValidation[Any]
+    then: ScopeNode
+    orelse: ScopeNode
+
+
+class UseNode(_Node):
+    """``@name``: continue from a named value."""
+
+    type: Literal["use"] = "use"
+    value: str
+
+
+AnyNode = Annotated[Union[LayerNode, ScopeNode, MergeNode, SwitchNode, UseNode], Field(discriminator="type")]
+ScopeNode.model_rebuild()
+MergeNode.model_rebuild()
+SwitchNode.model_rebuild()
+
+
+class Net(BaseModel):
+    """A lowered net: its parameters, declared input shape and body."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    file: str
+    params: tuple[tuple[str, SkipValidation[Any]], ...]
+    input_shape: tuple[int, ...]
+    body: ScopeNode
+    requires: tuple[str, ...] = ()
+    node_count: int = 0
+    span: InstanceOf[Span]
+
+    def param(self, name: str) -> Any:
+        return dict(self.params)[name]
+
+
+def walk(node: AnyNode | ScopeNode) -> list[AnyNode]:
+    """All nodes below (and including) ``node``, both arms of switches, pre-order."""
+    out: list[AnyNode] = []
+    stack: list[Any] = [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        if isinstance(n, ScopeNode):
+            stack.extend(reversed(n.body))
+        elif isinstance(n, MergeNode):
+            stack.extend(reversed(n.paths))
+        elif isinstance(n, SwitchNode):
+            stack.extend((n.orelse, n.then))
+    return out

@@ -1,0 +1,109 @@
+"""Runs the front-end passes in order: load+parse → lower → shapes. No torch here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netdsl import ir
+from netdsl import syntax as S
+from netdsl.errors import Diagnostic, NetdslError
+from netdsl.expr import Value
+from netdsl.imports import load as load_files
+from netdsl.lower import Limits, Lowerer
+from netdsl.registry import REGISTRY
+from netdsl.shapes import ShapeResult, infer
+
+
+@dataclass
+class Analysis:
+    """The outcome of checking one spec: IR, shapes, diagnostics and the sources they point into."""
+
+    path: str
+    net: ir.Net | None = None
+    shapes: ShapeResult | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.net is not None and self.shapes is not None and not self.errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    def raise_for_errors(self) -> None:
+        if not self.ok:
+            errs = self.errors or [Diagnostic("E000", f"{self.path}: no net to build")]
+            raise NetdslError(errs, self.sources)
+
+
+def _namespace(modules: list[S.Module], diags: list[Diagnostic]) -> dict[str, S.BlockDef]:
+    blocks: dict[str, S.BlockDef] = {}
+    for mod in modules:
+        for b in mod.blocks:
+            if b.is_net and mod is not modules[0]:
+                continue  # an imported file's own net is not part of the namespace
+            if REGISTRY.get(b.name) is not None:
+                diags.append(Diagnostic("E205", f"block `{b.name}` has the name of a layer kind", b.name_span,
+                                        hint="rename the block"))
+                continue
+            if b.name in blocks:
+                first = blocks[b.name].name_span
+                diags.append(Diagnostic("E204", f"block `{b.name}` is defined twice", b.name_span,
+                                        notes=(f"first defined at {first}",)))
+                continue
+            blocks[b.name] = b
+    return blocks
+
+
+def analyze(path: str | Path, params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None,
+            limits: Limits | None = None) -> Analysis:
+    """Parse, lower and shape-check a spec file; never raises for mistakes in the spec."""
+    from netdsl.plugins import check_requirements
+
+    out = Analysis(str(path))
+    loaded = load_files(path)
+    out.sources = loaded.sources
+    out.diagnostics.extend(loaded.diagnostics)
+    if loaded.root is None:
+        return out
+    requires = tuple(p for r in loaded.root.requires for p in r.plugins)
+    out.diagnostics.extend(check_requirements(loaded.root.requires))
+    blocks = _namespace(loaded.modules, out.diagnostics)
+    nets = [b for b in loaded.root.blocks if b.is_net]
+    if not nets:
+        out.diagnostics.append(Diagnostic("E206", f"{path} defines no `net`",
+                                          hint="a spec needs one `net Name(params) { ... }`; "
+                                          "files with only blocks are libraries to import"))
+        return out
+    if len(nets) > 1:
+        out.diagnostics.append(Diagnostic("E206", f"{path} defines {len(nets)} nets; a spec holds one",
+                                          nets[1].name_span))
+        return out
+    lowerer = Lowerer(blocks, limits, out.sources)
+    net = lowerer.lower_net(nets[0], dict(params or {}), input_shape, requires)
+    out.diagnostics.extend(lowerer.diagnostics)
+    if net is None or any(d.is_error for d in out.diagnostics):
+        out.net = net
+        return out
+    out.net = net
+    out.shapes = infer(net, input_shape)
+    out.diagnostics.extend(out.shapes.diagnostics)
+    return out
+
+
+def check(path: str | Path, **params: Value) -> list[Diagnostic]:
+    """Validate a spec fully (parse, lower, shape inference); return every diagnostic.
+
+    An empty list (or only warnings) means the spec will build. ``input`` may be
+    passed as a tuple to override the declared input shape.
+    """
+    shape = params.pop("input", None)
+    return analyze(path, params, tuple(shape) if isinstance(shape, tuple) else None).diagnostics

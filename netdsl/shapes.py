@@ -1,0 +1,281 @@
+"""Pass 3: static shape inference over the IR (no tensors, no torch).
+
+Walks the net in execution order applying each layer kind's pure shape and cost
+rules. Produces one :class:`NodeInfo` per module (layers, merges, blocks,
+groups, repeats) with input/output shapes, parameters, buffers, MACs, receptive
+field and jump; decides ``if`` conditions that read ``in``; and reports shape
+errors at the offending layer's line. A failed layer poisons only the values
+that depend on it, so one mistake yields one error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from netdsl import arith, ir
+from netdsl.errors import Diagnostic, Frame, Span
+from netdsl.expr import EvalError, InShape, evaluate
+from netdsl.registry import REGISTRY, Cost, Shape, ShapeError
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A value flowing between layers: its shape, receptive field and jump per spatial axis."""
+
+    shape: Shape
+    rf: tuple[int, ...] | None = None
+    jump: tuple[int, ...] | None = None
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """Static facts about one module of the net (a layer, merge or named scope)."""
+
+    id: str
+    name: str
+    kind: str  # layer kind, or "block", "group", "repeat", "net"
+    label: str
+    depth: int
+    parent: str | None
+    inputs: tuple[Shape, ...]
+    output: Shape | None
+    cost: Cost
+    span: Span
+    chain: tuple[Frame, ...]
+    rf: tuple[int, ...] | None = None
+    jump: tuple[int, ...] | None = None
+    explain: tuple[str, ...] = ()
+    is_scope: bool = False
+    block: str | None = None
+    children: int = 0
+
+
+@dataclass
+class ShapeResult:
+    """Everything the shape pass learnt: per-module info, switch decisions, diagnostics."""
+
+    net: ir.Net
+    input_shape: Shape
+    nodes: list[NodeInfo] = field(default_factory=list)
+    by_id: dict[str, NodeInfo] = field(default_factory=dict)
+    chosen: dict[str, bool] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    output: Shape | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def total(self) -> Cost:
+        root = self.by_id.get("")
+        return root.cost if root else Cost()
+
+    def layers(self) -> list[NodeInfo]:
+        return [n for n in self.nodes if not n.is_scope]
+
+
+def fmt_shape(s: Shape | None) -> str:
+    return "?" if s is None else "×".join(map(str, s))
+
+
+class _Infer:
+    def __init__(self, net: ir.Net, input_shape: Shape):
+        self.result = ShapeResult(net, input_shape)
+        self._seen: set[tuple[str, Span, str]] = set()
+
+    def error(self, code: str, msg: str, node: ir._Node, layer: str | None = None, hint: str | None = None,
+              severity: str = "error") -> None:
+        key = (code, node.span, msg)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.result.diagnostics.append(
+            Diagnostic(code, msg, node.span, severity=severity, layer=layer, chain=node.chain,  # type: ignore[arg-type]
+                       hint=hint))
+
+    # -- walking
+    def scope(self, node: ir.ScopeNode, x: Flow | None, values: dict[str, Flow | None], depth: int,
+              parent: str | None, ins: list[Shape | None]) -> Flow | None:
+        if node.is_module:
+            values = {"in": x}
+        elif node.container == "inline":
+            values = {**values, "in": x}
+        ins = [*ins, x.shape if x else None] if node.container in ("net", "block", "inline") else ins
+        info = None
+        if node.is_module:
+            info = self._add_scope(node, x, depth, parent)
+            parent, depth = node.id, depth + 1
+        for child in node.body:
+            x = self.node(child, x, values, depth, parent, ins)
+            if child.capture:
+                values[child.capture] = x
+        if info is not None:
+            info.output = x.shape if x else None
+            if x is not None:
+                info.rf, info.jump = x.rf, x.jump
+        return x
+
+    def _add_scope(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> NodeInfo:
+        kind = "net" if node.container == "net" else ("block" if node.block else node.container)
+        label = node.block or node.container if node.container != "net" else (node.block or "net")
+        info = NodeInfo(node.id, node.name or "", kind, label, depth, parent, (x.shape,) if x else (), None, Cost(),
+                        node.span, node.chain, is_scope=True, block=node.block)
+        self._record(info)
+        return info
+
+    def _record(self, info: NodeInfo) -> None:
+        self.result.nodes.append(info)
+        self.result.by_id[info.id] = info
+        # Roll costs up into every enclosing module row.
+        p = info.parent
+        if not info.is_scope:
+            while p is not None:
+                anc = self.result.by_id[p]
+                anc.cost = Cost(anc.cost.params + info.cost.params, anc.cost.buffers + info.cost.buffers,
+                                anc.cost.macs + info.cost.macs)
+                p = anc.parent
+        if info.parent is not None:
+            self.result.by_id[info.parent].children += 1
+
+    def node(self, node: ir.AnyNode, x: Flow | None, values: dict[str, Flow | None], depth: int,
+             parent: str | None, ins: list[Shape | None]) -> Flow | None:
+        if isinstance(node, ir.LayerNode):
+            return self.layer(node, node.kind, node.params, [x], depth, parent)
+        if isinstance(node, ir.ScopeNode):
+            return self.scope(node, x, values, depth, parent, ins)
+        if isinstance(node, ir.MergeNode):
+            outs = [self.scope(p, x, values, depth, parent, ins) for p in node.paths]
+            return self.layer(node, node.kind, node.params, outs, depth, parent)
+        if isinstance(node, ir.UseNode):
+            return values.get(node.value)
+        assert isinstance(node, ir.SwitchNode)
+        shape = ins[-1] if ins else None
+        if shape is None:
+            return None
+        try:
+            take = bool(evaluate(node.cond, node.env, InShape(shape)))
+        except EvalError as err:
+            self.error(err.code, err.message, node, hint=err.hint)
+            return None
+        self.result.chosen[node.id] = take
+        return self.scope(node.then if take else node.orelse, x, values, depth, parent, ins)
+
+    def layer(self, node: ir.LayerNode | ir.MergeNode, kind_name: str, params: object, xs: list[Flow | None],
+              depth: int, parent: str | None) -> Flow | None:
+        kind = REGISTRY.get(kind_name)
+        assert kind is not None, kind_name
+        if any(x is None for x in xs):
+            return None  # poisoned by an earlier error: stay silent
+        flows = [x for x in xs if x is not None]
+        shapes = tuple(f.shape for f in flows)
+        try:
+            out = tuple(kind.shape(params, shapes))
+            cost = kind.cost(params, shapes, out)
+            windows = tuple(kind.windows(params, shapes[0])) if kind.windows else ()
+        except ShapeError as err:
+            self.error(err.code, f"{kind.name}: {err.message}", node, layer=node.id, hint=err.hint)
+            return None
+        except Exception as err:  # noqa: BLE001 - a plugin's rule must not crash the checker
+            self.error("E309", f"shape rule of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
+                       node, layer=node.id)
+            return None
+        if any(d < 1 for d in out):
+            self.error("E302", f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
+                       node, layer=node.id)
+            return None
+        rf, jump, explain = self._geometry(node, kind.name, flows, out, windows)
+        info = NodeInfo(node.id, node.name, kind.name, kind.describe(params), depth, parent, shapes, out, cost,
+                        node.span, node.chain, rf, jump, explain)
+        self._record(info)
+        return Flow(out, rf, jump)
+
+    def _geometry(self, node: ir.LayerNode | ir.MergeNode, kind: str, flows: list[Flow], out: Shape,
+                  windows: tuple[arith.Window, ...]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None,
+                                                             tuple[str, ...]]:
+        first = flows[0]
+        spatial_in, spatial_out = first.shape[1:], out[1:]
+        if windows and first.rf is not None and first.jump is not None and len(windows) == len(spatial_in):
+            rf = tuple(r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows))
+            jump = tuple(j * w.stride for j, w in zip(first.jump, windows))
+            axes = ("H", "W") if len(windows) == 2 else ("L",)
+            explain = tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, spatial_in, windows))
+            lost = [(a, n, w, arith.dropped(n, w)) for a, n, w in zip(axes, spatial_in, windows)
+                    if arith.effective_kernel(w) >= w.stride]  # k < s skips rows by design (1×1/2 projections)
+            lost = [x for x in lost if x[3]]
+            if lost:
+                what = " and ".join(f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost)
+                why = "; ".join(f"{a}: {arith.explain(n, w)}" for a, n, w, _ in lost)
+                self.error("W401", f"{kind}: the last {what} of the {fmt_shape(first.shape[1:])} input "
+                           f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})", node,
+                           layer=node.id, severity="warning",
+                           hint="adjust padding or the input size so the windows tile it")
+            return rf, jump, explain
+        if spatial_in == spatial_out and len(out) == len(first.shape):
+            rfs = [f.rf for f in flows if f.rf is not None]
+            jumps = [f.jump for f in flows if f.jump is not None]
+            if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
+                return tuple(map(max, zip(*rfs))), tuple(map(max, zip(*jumps))), ()
+        return None, None, ()
+
+
+def infer(net: ir.Net, input_shape: Shape | None = None) -> ShapeResult:
+    """Infer every module's shapes and costs for ``input_shape`` (default: the net's declared input)."""
+    shape = tuple(input_shape or net.input_shape)
+    run = _Infer(net, shape)
+    spatial = len(shape) - 1
+    start = Flow(shape, (1,) * spatial if spatial else None, (1,) * spatial if spatial else None)
+    out = run.scope(net.body, start, {}, 0, None, [])
+    run.result.output = out.shape if out else None
+    result = run.result
+    if any(d.code == "E302" for d in result.diagnostics) and len(shape) > 1:
+        _suggest_smallest_input(net, result)
+    if result.ok:
+        _dominant_layer_warning(result)
+    return result
+
+
+def _suggest_smallest_input(net: ir.Net, result: ShapeResult) -> None:
+    """Turn 'output would be 0×0' into 'smallest valid input is 32×32' by searching input sizes."""
+    c, spatial = result.input_shape[0], result.input_shape[1:]
+
+    def fits(n: int) -> bool:
+        trial = _Infer(net, (c, *([n] * len(spatial))))
+        k = len(spatial)
+        trial.scope(net.body, Flow((c, *([n] * k)), (1,) * k, (1,) * k), {}, 0, None, [])
+        return not any(d.code == "E302" for d in trial.result.diagnostics)
+
+    lo, hi = max(spatial), 1 << 14
+    if not fits(hi):
+        return
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    smallest = "×".join([str(lo)] * len(spatial))
+    given = fmt_shape(result.input_shape)
+    for i, d in enumerate(result.diagnostics):
+        if d.code == "E302" and d.hint is None:
+            result.diagnostics[i] = Diagnostic(d.code, d.message, d.span, d.severity, d.layer, d.chain,
+                                               hint=f"input {given} is too small for this net; the smallest "
+                                               f"valid input is {c}×{smallest}")
+
+
+def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: int = 1_000_000) -> None:
+    total = result.total.params
+    if total < minimum:
+        return
+    biggest = max(result.layers(), key=lambda n: n.cost.params, default=None)
+    if biggest is not None and biggest.cost.params > share * total:
+        pct = 100 * biggest.cost.params / total
+        result.diagnostics.append(Diagnostic(
+            "W403", f"`{biggest.id}` ({biggest.label}) holds {pct:.0f}% of all parameters "
+            f"({biggest.cost.params:,} of {total:,})", biggest.span, "warning", biggest.id, biggest.chain,
+            hint="a global pool before the classifier shrinks it (as NiN and ResNet do)"))
+
+
+def values_for(result: ShapeResult) -> Mapping[str, NodeInfo]:
+    return result.by_id

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh), then run the whole check: lint, format, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== ruff" && .venv/bin/ruff check netdsl tests benchmarks
+echo "== ruff format" && .venv/bin/ruff format --check netdsl
+echo "== mypy" && .venv/bin/mypy
+echo "== pytest" && .venv/bin/python -m pytest -q "$@"
