@@ -175,7 +175,7 @@ class _Infer:
             cost = kind.cost(params, shapes, out)
             windows = tuple(kind.windows(params, shapes[0])) if kind.windows else ()
         except ShapeError as err:
-            self.error(err.code, f"{kind.name}: {err.message}", node, layer=node.id, hint=err.hint)
+            self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
             return None
         except Exception as err:  # noqa: BLE001 - a plugin's rule must not crash the checker
             self.error("E309", f"shape rule of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",

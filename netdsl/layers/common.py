@@ -31,17 +31,13 @@ def as_tuple(value: int | tuple[int, ...]) -> tuple[int, ...]:
     return value if isinstance(value, tuple) else (value,)
 
 
-def _elements(value: object) -> tuple[Any, ...]:
-    return value if isinstance(value, tuple) else (value,)
-
-
 def at_least(minimum: int) -> Callable[[Any, ValidationInfo], Any]:
     """A validator refusing any int (or tuple element) below ``minimum``, naming the field and value."""
 
     def check(value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):  # 'same' / 'valid' paddings are checked by their Literal type
             return value
-        if any(v < minimum for v in _elements(value)):
+        if any(v < minimum for v in as_tuple(value)):
             raise ValueError(f"{info.field_name} must be ≥ {minimum}, got {value}")
         return value
 
@@ -107,7 +103,7 @@ def fmt_size(value: int | tuple[int, ...]) -> str:
 
 def fmt_stride(value: int | tuple[int, ...]) -> str:
     """Label text of a stride: empty for 1, ``/2`` (or ``/2×1``) otherwise."""
-    values = _elements(value)
+    values = as_tuple(value)
     if all(v == 1 for v in values):
         return ""
     return f"/{compact(value)}"
@@ -115,7 +111,7 @@ def fmt_stride(value: int | tuple[int, ...]) -> str:
 
 def compact(value: int | tuple[int, ...]) -> str:
     """``2`` for 2 or (2, 2), ``2×1`` for (2, 1): for strides and dilations in labels."""
-    values = _elements(value)
+    values = as_tuple(value)
     return str(values[0]) if len(set(values)) == 1 else fmt_grid(values)
 
 
@@ -166,9 +162,9 @@ def windowed_output(kind: str, shape: Shape, windows: Sequence[Window], channels
             pad = f"{w.pad_lo}" if w.pad_lo == w.pad_hi else f"{w.pad_lo}+{w.pad_hi}"
             dil = f", dilation {w.dilation} spans {effective_kernel(w)}" if w.dilation > 1 else ""
             raise ShapeError(
-                f"{kind}: output {axis} would be {n}: input {axis} {size} is smaller than "
+                f"{kind} output {axis} would be {n}: input {axis} {size} is smaller than "
                 f"the {grid} window (padding {pad}{dil})",
-                hint="use a larger input, more padding, or a smaller kernel/stride earlier in the network",
+                code="E302",  # the shape pass turns E302 into "the smallest valid input is …"
             )
         out.append(n)
     return (channels, *out)

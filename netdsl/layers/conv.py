@@ -128,10 +128,10 @@ def conv_shape(p: _ConvParams, inputs: Sequence[Shape]) -> Shape:
     cin = shape[0]
     if cin % p.groups:
         raise ShapeError(
-            f"{p.KIND}: groups={p.groups} must divide input channels {cin} (input {fmt_shape(shape)})"
+            f"{p.KIND} groups={p.groups} must divide input channels {cin} (input {fmt_shape(shape)})"
         )
     if p.out_channels % p.groups:
-        raise ShapeError(f"{p.KIND}: groups={p.groups} must divide output channels {p.out_channels}")
+        raise ShapeError(f"{p.KIND} groups={p.groups} must divide output channels {p.out_channels}")
     return windowed_output(p.KIND, shape, conv_windows(p, shape), p.out_channels)
 
 

@@ -51,7 +51,7 @@ def _mul_shape(p: NoParams, inputs: Sequence[Shape]) -> Shape:
     _same_rank(
         "mul",
         inputs,
-        hint="a gate needs the map's rank: e.g. `adaptive_avgpool 1` gives (C, 1, 1), `global_avgpool` gives (C,)",
+        hint="a gate needs the map's rank: `adaptive_avgpool 1` gives (C, 1, 1), `global_avgpool` (C,)",
     )
     out: list[int] = []
     for sizes in zip(*inputs, strict=True):
