@@ -160,8 +160,11 @@ class Registry:
             import netdsl.layers  # noqa: F401  (registers the built-ins through register())
 
     def get(self, name: str) -> LayerKind | None:
-        self._ensure_builtins()
-        return self._kinds.get(name)
+        kind = self._kinds.get(name)  # hot path: the shape pass looks up every layer
+        if kind is None and not self._builtins_loaded:
+            self._ensure_builtins()
+            kind = self._kinds.get(name)
+        return kind
 
     def names(self) -> list[str]:
         self._ensure_builtins()

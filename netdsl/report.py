@@ -69,17 +69,21 @@ def visible(result: ShapeResult, depth: int | None) -> list[NodeInfo]:
     return [n for n in rows if n.depth <= depth]
 
 
-def _folded(rows: list[NodeInfo], depth: int | None) -> list[tuple[NodeInfo, int]]:
-    """Fold runs of identical sibling blocks into one row marked ×N (only when depth-limited)."""
-    out: list[tuple[NodeInfo, int]] = []
+def _folded(rows: list[NodeInfo], depth: int | None) -> list[tuple[NodeInfo, int, NodeInfo]]:
+    """Fold runs of identical sibling blocks into one row marked ×N (only when depth-limited).
+
+    Each entry is (first, count, last): shapes and costs are the first's (all equal), the
+    receptive field the last's (it grows along the run).
+    """
+    out: list[tuple[NodeInfo, int, NodeInfo]] = []
     for n in rows:
         prev = out[-1][0] if out else None
         if (depth is not None and prev is not None and n.is_scope and prev.is_scope and n.depth == depth
                 and prev.parent == n.parent and prev.label == n.label and prev.inputs == n.inputs
                 and prev.output == n.output and prev.cost == n.cost):
-            out[-1] = (prev, out[-1][1] + 1)
+            out[-1] = (prev, out[-1][1] + 1, n)
         else:
-            out.append((n, 1))
+            out.append((n, 1, n))
     return out
 
 
@@ -94,13 +98,13 @@ def _jump(n: NodeInfo) -> str:
 def rows_for(result: ShapeResult, depth: int | None = None, explain: bool = False) -> list[dict[str, Any]]:
     """The table's rows as plain dicts (also the JSON ``layers`` entries)."""
     out = []
-    for n, times in _folded(visible(result, depth), depth):
+    for n, times, last in _folded(visible(result, depth), depth):
         out.append({
             "name": n.id, "local_name": n.name, "depth": n.depth, "kind": n.kind, "label": n.label,
             "block": n.block, "repeat": times,
             "input": [list(s) for s in n.inputs], "output": list(n.output) if n.output else None,
             "params": n.cost.params * times, "buffers": n.cost.buffers * times, "macs": n.cost.macs * times,
-            "receptive_field": list(n.rf) if n.rf else None, "jump": list(n.jump) if n.jump else None,
+            "receptive_field": list(last.rf) if last.rf else None, "jump": list(last.jump) if last.jump else None,
             "explain": list(n.explain) if explain else [],
             "line": n.span.line, "column": n.span.col, "file": n.span.file,
         })  # fmt: skip
@@ -128,11 +132,13 @@ def table(result: ShapeResult, depth: int | None = None, explain: bool = False, 
     header = ["Layer (module name)", "Kind", "Output", "Params", "MACs", "RF", "Jump"]
     body: list[list[str]] = []
     extra: list[list[str]] = []
-    for r, (n, times) in zip(rows_for(result, depth, explain), _folded(visible(result, depth), depth)):
+    for r, (n, times, last) in zip(rows_for(result, depth, explain), _folded(visible(result, depth), depth)):
         indent = "" if markdown else "  " * (n.depth - 1)
-        name = (n.name or n.id) + (f" ×{times}" if times > 1 else "")
+        name = n.id if markdown else (n.name or n.id)
+        if times > 1:
+            name = f"{name} … {last.id if markdown else last.name} (×{times})"
         body.append([indent + name, n.label, "N×" + fmt_shape(n.output), f"{r['params']:,}", f"{r['macs']:,}",
-                     _rf(n), _jump(n)])
+                     _rf(last), _jump(last)])
         extra.append(list(n.explain) if explain else [])
     net = result.net
     title = f"{net.name}  input N×{fmt_shape(result.input_shape)}  →  output N×{fmt_shape(result.output)}"

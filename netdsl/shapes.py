@@ -35,7 +35,7 @@ class NodeInfo:
     id: str
     name: str
     kind: str  # layer kind, or "block", "group", "repeat", "net"
-    label: str
+    title: str  # block/container name for scopes; unused for layers (see `label`)
     depth: int
     parent: str | None
     inputs: tuple[Shape, ...]
@@ -45,10 +45,28 @@ class NodeInfo:
     chain: tuple[Frame, ...]
     rf: tuple[int, ...] | None = None
     jump: tuple[int, ...] | None = None
-    explain: tuple[str, ...] = ()
+    windows: tuple[arith.Window, ...] = ()
     is_scope: bool = False
     block: str | None = None
     children: int = 0
+    params: object = None
+
+    @property
+    def label(self) -> str:
+        """Compact description: ``conv 3×3, 64, /2`` for layers, the block name for scopes."""
+        if self.is_scope:
+            return self.title
+        kind = REGISTRY.get(self.kind)
+        return kind.describe(self.params) if kind else self.kind
+
+    @property
+    def explain(self) -> tuple[str, ...]:
+        """The arithmetic behind each spatial output size (computed on demand: only --explain asks)."""
+        if not self.windows or not self.inputs:
+            return ()
+        sizes = self.inputs[0][1:]
+        axes = ("H", "W") if len(self.windows) == 2 else ("L",)
+        return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows))
 
 
 @dataclass
@@ -84,6 +102,7 @@ class _Infer:
     def __init__(self, net: ir.Net, input_shape: Shape):
         self.result = ShapeResult(net, input_shape)
         self._seen: set[tuple[str, Span, str]] = set()
+        self._acc: dict[str, list[Cost]] = {}
 
     def error(self, code: str, msg: str, node: ir._Node, layer: str | None = None, hint: str | None = None,
               severity: str = "error") -> None:
@@ -112,6 +131,7 @@ class _Infer:
             if child.capture:
                 values[child.capture] = x
         if info is not None:
+            self._close(info)
             info.output = x.shape if x else None
             if x is not None:
                 info.rf, info.jump = x.rf, x.jump
@@ -119,25 +139,30 @@ class _Infer:
 
     def _add_scope(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> NodeInfo:
         kind = "net" if node.container == "net" else ("block" if node.block else node.container)
-        label = node.block or node.container if node.container != "net" else (node.block or "net")
+        label = node.block or node.container
+        body = node.body
+        if len(body) == 1 and isinstance(body[0], ir.ScopeNode) and body[0].container == "inline":
+            label = body[0].block or label  # a block that only dispatches to another is shown as that one
         info = NodeInfo(node.id, node.name or "", kind, label, depth, parent, (x.shape,) if x else (), None, Cost(),
                         node.span, node.chain, is_scope=True, block=node.block)
         self._record(info)
+        self._acc[info.id] = []
         return info
 
     def _record(self, info: NodeInfo) -> None:
         self.result.nodes.append(info)
         self.result.by_id[info.id] = info
-        # Roll costs up into every enclosing module row.
-        p = info.parent
-        if not info.is_scope:
-            while p is not None:
-                anc = self.result.by_id[p]
-                anc.cost = Cost(anc.cost.params + info.cost.params, anc.cost.buffers + info.cost.buffers,
-                                anc.cost.macs + info.cost.macs)
-                p = anc.parent
         if info.parent is not None:
             self.result.by_id[info.parent].children += 1
+            if not info.is_scope:
+                self._acc[info.parent].append(info.cost)
+
+    def _close(self, info: NodeInfo) -> None:
+        """A module's cost is the sum of its layers' and sub-modules' (rolled up as each module ends)."""
+        costs = self._acc.pop(info.id, [])
+        info.cost = Cost(sum(c.params for c in costs), sum(c.buffers for c in costs), sum(c.macs for c in costs))
+        if info.parent is not None:
+            self._acc[info.parent].append(info.cost)
 
     def node(self, node: ir.AnyNode, x: Flow | None, values: dict[str, Flow | None], depth: int,
              parent: str | None, ins: list[Shape | None]) -> Flow | None:
@@ -185,22 +210,20 @@ class _Infer:
             self.error("E302", f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
                        node, layer=node.id)
             return None
-        rf, jump, explain = self._geometry(node, kind.name, flows, out, windows)
-        info = NodeInfo(node.id, node.name, kind.name, kind.describe(params), depth, parent, shapes, out, cost,
-                        node.span, node.chain, rf, jump, explain)
+        rf, jump = self._geometry(node, kind.name, flows, out, windows)
+        info = NodeInfo(node.id, node.name, kind.name, "", depth, parent, shapes, out, cost, node.span, node.chain,
+                        rf, jump, windows, params=params)
         self._record(info)
         return Flow(out, rf, jump)
 
     def _geometry(self, node: ir.LayerNode | ir.MergeNode, kind: str, flows: list[Flow], out: Shape,
-                  windows: tuple[arith.Window, ...]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None,
-                                                             tuple[str, ...]]:
+                  windows: tuple[arith.Window, ...]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
         first = flows[0]
         spatial_in, spatial_out = first.shape[1:], out[1:]
         if windows and first.rf is not None and first.jump is not None and len(windows) == len(spatial_in):
             rf = tuple(r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows))
             jump = tuple(j * w.stride for j, w in zip(first.jump, windows))
             axes = ("H", "W") if len(windows) == 2 else ("L",)
-            explain = tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, spatial_in, windows))
             lost = [(a, n, w, arith.dropped(n, w)) for a, n, w in zip(axes, spatial_in, windows)
                     if arith.effective_kernel(w) >= w.stride]  # k < s skips rows by design (1×1/2 projections)
             lost = [x for x in lost if x[3]]
@@ -211,13 +234,13 @@ class _Infer:
                            f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})", node,
                            layer=node.id, severity="warning",
                            hint="adjust padding or the input size so the windows tile it")
-            return rf, jump, explain
+            return rf, jump
         if spatial_in == spatial_out and len(out) == len(first.shape):
             rfs = [f.rf for f in flows if f.rf is not None]
             jumps = [f.jump for f in flows if f.jump is not None]
             if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
-                return tuple(map(max, zip(*rfs))), tuple(map(max, zip(*jumps))), ()
-        return None, None, ()
+                return tuple(map(max, zip(*rfs))), tuple(map(max, zip(*jumps)))
+        return None, None
 
 
 def infer(net: ir.Net, input_shape: Shape | None = None) -> ShapeResult:
