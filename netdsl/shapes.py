@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from netdsl import arith, ir
 from netdsl.errors import Diagnostic, Frame, Span
 from netdsl.expr import EvalError, InShape, evaluate
-from netdsl.registry import REGISTRY, Cost, Shape, ShapeError
+from netdsl.registry import REGISTRY, Cost, LayerKind, Shape, ShapeError
+
+# Memo of pure rule results keyed by (kind, params, input shapes): identical layers recur
+# (every BatchNorm of a width, every repeated block), and params are frozen, hashable models.
+# The kind itself is kept in the value and compared by identity, so a re-registered kind never
+# sees another's results.
+_RULES: dict[tuple[int, object, tuple[Shape, ...]], tuple[Shape, Cost, tuple[arith.Window, ...], LayerKind]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,32 @@ class _Infer:
             return None  # poisoned by an earlier error: stay silent
         flows = [x for x in xs if x is not None]
         shapes = tuple(f.shape for f in flows)
+        key = (id(kind), params, shapes)
+        try:
+            hit = _RULES.get(key)
+        except TypeError:  # a plugin schema with unhashable fields: no memo
+            key, hit = None, None
+        if hit is None or hit[3] is not kind:
+            result = self._apply(node, kind, params, shapes)
+            if result is None:
+                return None
+            hit = (*result, kind)
+            if key is not None and len(_RULES) < 65536:  # bounded; rules are pure, so results are shareable
+                _RULES[key] = hit
+        out, cost, windows, _ = hit
+        if any(d < 1 for d in out):
+            self.error("E302", f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
+                       node, layer=node.id)
+            return None
+        rf, jump = self._geometry(node, kind.name, flows, out, windows)
+        info = NodeInfo(node.id, node.name, kind.name, "", depth, parent, shapes, out, cost, node.span, node.chain,
+                        rf, jump, windows, params=params)
+        self._record(info)
+        return Flow(out, rf, jump)
+
+    def _apply(self, node: ir.LayerNode | ir.MergeNode, kind: LayerKind, params: object,
+               shapes: tuple[Shape, ...]) -> tuple[Shape, Cost, tuple[arith.Window, ...]] | None:
+        """Run a kind's pure shape, cost and window rules; errors become diagnostics at the layer."""
         try:
             out = tuple(kind.shape(params, shapes))
             cost = kind.cost(params, shapes, out)
@@ -206,15 +238,7 @@ class _Infer:
             self.error("E309", f"shape rule of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
                        node, layer=node.id)
             return None
-        if any(d < 1 for d in out):
-            self.error("E302", f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
-                       node, layer=node.id)
-            return None
-        rf, jump = self._geometry(node, kind.name, flows, out, windows)
-        info = NodeInfo(node.id, node.name, kind.name, "", depth, parent, shapes, out, cost, node.span, node.chain,
-                        rf, jump, windows, params=params)
-        self._record(info)
-        return Flow(out, rf, jump)
+        return out, cost, windows
 
     def _geometry(self, node: ir.LayerNode | ir.MergeNode, kind: str, flows: list[Flow], out: Shape,
                   windows: tuple[arith.Window, ...]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:

@@ -1,0 +1,67 @@
+"""Shared helpers of the benchmark scripts: whole-process timing with peak RSS, medians, tables.
+
+Machines here are noisy and absolute times drift, so every benchmark reports
+ratios against a reference measured in the same run, as medians of repeats.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    peak_mb: float
+
+
+def run_process(cmd: Sequence[str], cwd: Path = ROOT) -> Sample:
+    """Run a command to completion; wall time and the child's own peak RSS (os.wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err}")
+    return Sample(elapsed, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def median_process(cmd: Sequence[str], repeats: int) -> Sample:
+    samples = [run_process(cmd) for _ in range(repeats)]
+    return Sample(statistics.median(s.seconds for s in samples), statistics.median(s.peak_mb for s in samples))
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
