@@ -71,11 +71,13 @@ def analyze(path: str | Path, params: Mapping[str, Value] | None = None, input_s
     out = Analysis(str(path))
     loaded = load_files(path)
     out.sources = loaded.sources
+    if loaded.root is not None:
+        # A missing plugin explains later failures (an unknown library or layer): report it first.
+        out.diagnostics.extend(check_requirements(loaded.root.requires))
     out.diagnostics.extend(loaded.diagnostics)
     if loaded.root is None:
         return out
     requires = tuple(p for r in loaded.root.requires for p in r.plugins)
-    out.diagnostics.extend(check_requirements(loaded.root.requires))
     blocks = _namespace(loaded.modules, out.diagnostics)
     nets = [b for b in loaded.root.blocks if b.is_net]
     if not nets:
@@ -87,7 +89,7 @@ def analyze(path: str | Path, params: Mapping[str, Value] | None = None, input_s
         out.diagnostics.append(Diagnostic("E206", f"{path} defines {len(nets)} nets; a spec holds one",
                                           nets[1].name_span))
         return out
-    lowerer = Lowerer(blocks, limits, out.sources)
+    lowerer = Lowerer(blocks, limits, out.sources, incomplete=bool(loaded.diagnostics))
     net = lowerer.lower_net(nets[0], dict(params or {}), input_shape, requires)
     out.diagnostics.extend(lowerer.diagnostics)
     if net is None or any(d.is_error for d in out.diagnostics):

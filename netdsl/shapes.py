@@ -235,7 +235,7 @@ class _Infer:
             self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
             return None
         except Exception as err:  # noqa: BLE001 - a plugin's rule must not crash the checker
-            self.error("E309", f"shape rule of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
+            self.error("E309", f"the rules of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
                        node, layer=node.id)
             return None
         return out, cost, windows

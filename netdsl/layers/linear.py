@@ -31,6 +31,7 @@ def _shape(p: LinearParams, inputs: Sequence[Shape]) -> Shape:
 
 
 def _cost(p: LinearParams, inputs: Sequence[Shape], output: Shape) -> Cost:
+    """in·out weights (+ out bias); one MAC per weight."""
     fin = inputs[0][0]
     return Cost(params=fin * p.out_features + (p.out_features if p.bias else 0), macs=fin * p.out_features)
 

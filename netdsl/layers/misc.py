@@ -35,6 +35,7 @@ class DropoutParams(LayerParams):
 
 
 def _same(p: object, inputs: Sequence[Shape]) -> Shape:
+    """Shape unchanged."""
     return one_input(inputs)
 
 

@@ -52,6 +52,7 @@ def _bn_shape(p: BatchNormParams, inputs: Sequence[Shape]) -> Shape:
 
 
 def _bn_cost(p: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> Cost:
+    """2·C weight and bias (if affine); buffers running mean and variance (2·C) + the batch counter; no MACs."""
     c = inputs[0][0]
     # running_mean + running_var (C each) + num_batches_tracked (a single int64).
     return Cost(params=2 * c if p.affine else 0, buffers=2 * c + 1)
@@ -88,6 +89,7 @@ def _ln_shape(p: LayerNormParams, inputs: Sequence[Shape]) -> Shape:
 
 
 def _ln_cost(p: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> Cost:
+    """2 × the normalised size (weight and bias, if elementwise_affine); no MACs."""
     n = prod(_normalized_shape(p, inputs[0]))
     return Cost(params=2 * n if p.elementwise_affine else 0)
 
@@ -120,6 +122,7 @@ def _gn_shape(p: GroupNormParams, inputs: Sequence[Shape]) -> Shape:
 
 
 def _gn_cost(p: GroupNormParams, inputs: Sequence[Shape], output: Shape) -> Cost:
+    """2·C weight and bias (if affine); no MACs."""
     return Cost(params=2 * inputs[0][0] if p.affine else 0)
 
 
