@@ -11,6 +11,7 @@ overrides the declared input shape.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -23,14 +24,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from netdsl.pipeline import Analysis
 
 
-def check(path: str, **params: Any) -> list[Diagnostic]:
+def check(path: str | Path, **params: Any) -> list[Diagnostic]:
     """Validate a spec fully (parse, lower, shape inference) and return its diagnostics."""
     from netdsl.pipeline import check as _check
 
     return _check(path, **params)
 
 
-def analyze(path: str, **params: Any) -> Analysis:
+def analyze(path: str | Path, **params: Any) -> Analysis:
     """Run the front end and return the IR, shapes and diagnostics."""
     from netdsl.pipeline import analyze as _analyze
 
@@ -38,7 +39,7 @@ def analyze(path: str, **params: Any) -> Analysis:
     return _analyze(path, params, tuple(shape) if shape else None)
 
 
-def load(path: str, **params: Any) -> nn.Module:
+def load(path: str | Path, **params: Any) -> nn.Module:
     """Compile a spec into a ``torch.nn.Module`` (raises :class:`netdsl.errors.NetdslError` on errors)."""
     from netdsl.compile import load as _load
 

@@ -139,7 +139,8 @@ def test_channel_mismatch_at_add_names_both_shapes(tmp_path: Path) -> None:
 
 def test_in_condition_picks_the_arm(tmp_path: Path) -> None:
     text = (
-        "block B(c) {\n add {\n { main: conv2d(c, 3, padding=1) }\n if in.c != c { proj: conv2d(c, 1) } else { keep: identity }\n }\n}\n"
+        "block B(c) {\n add {\n { main: conv2d(c, 3, padding=1) }\n"
+        " if in.c != c { proj: conv2d(c, 1) } else { keep: identity }\n }\n}\n"
         "net A { input(4, 8, 8)\n b0: B(4)\n b1: B(8) }"
     )
     result = _ok(_spec(tmp_path, text))
