@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "check", "load", "analyze"]
+__all__ = ["__version__", "analyze", "check", "load"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

@@ -32,11 +32,22 @@ Language reference: docs/language.md
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], dest="overrides",
-                   help="override a net parameter, e.g. --set num_classes=10 (repeatable)")
+    p.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override a net parameter, e.g. --set num_classes=10 (repeatable)",
+    )
     p.add_argument("--input", metavar="CxHxW", help="override the declared input shape, e.g. 1x28x28 or 3x224x224")
-    p.add_argument("--plugin", metavar="MODULE", action="append", default=[],
-                   help="import a plugin module that registers layer kinds (repeatable)")
+    p.add_argument(
+        "--plugin",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help="import a plugin module that registers layer kinds (repeatable)",
+    )
     p.add_argument("--no-color", action="store_true", help="plain diagnostics, even on a terminal")
 
 
@@ -46,21 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="netdsl",
         description="netdsl: a text language for convolutional networks. Check a .net spec by static shape "
         "inference, see per-layer shapes and costs, compile it to a torch.nn.Module, draw it.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("check", help="validate specs (parse, names, blocks, shapes); one line per file",
-                       description="Validate each spec fully: syntax, names, blocks, arguments and static shape "
-                       "inference. A spec that checks clean will build. Exit 1 if any spec has errors.")
+    p = sub.add_parser(
+        "check",
+        help="validate specs (parse, names, blocks, shapes); one line per file",
+        description="Validate each spec fully: syntax, names, blocks, arguments and static shape "
+        "inference. A spec that checks clean will build. Exit 1 if any spec has errors.",
+    )
     p.add_argument("specs", nargs="+", metavar="SPEC", help=".net files")
     p.add_argument("--warnings-as-errors", "-W", action="store_true", help="exit 1 on warnings too")
     p.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic format")
     _spec_options(p)
 
-    p = sub.add_parser("shapes", help="dry run: per-layer shapes, parameters, MACs (no torch)",
-                       description="Static shape inference: a per-layer table of output shapes, parameters, MACs, "
-                       "receptive field and jump, with totals and memory estimates. Never imports torch.")
+    p = sub.add_parser(
+        "shapes",
+        help="dry run: per-layer shapes, parameters, MACs (no torch)",
+        description="Static shape inference: a per-layer table of output shapes, parameters, MACs, "
+        "receptive field and jump, with totals and memory estimates. Never imports torch.",
+    )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size for activation memory (default 1)")
     p.add_argument("--depth", type=int, metavar="D", help="fold modules deeper than D into their block's row")
@@ -69,26 +88,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     _spec_options(p)
 
-    p = sub.add_parser("build", help="compile a spec to a torch.nn.Module and save it",
-                       description="Compile a checked spec into a torch.nn.Module whose state_dict keys follow "
-                       "the spec's names, and save it.")
+    p = sub.add_parser(
+        "build",
+        help="compile a spec to a torch.nn.Module and save it",
+        description="Compile a checked spec into a torch.nn.Module whose state_dict keys follow "
+        "the spec's names, and save it.",
+    )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: SPEC name + format suffix)")
-    p.add_argument("--format", choices=["state_dict", "torchscript", "python"], default="state_dict",
-                   help="state_dict (.pt), torchscript (.pt via torch.jit.script) or python (standalone source)")
+    p.add_argument(
+        "--format",
+        choices=["state_dict", "torchscript", "python"],
+        default="state_dict",
+        help="state_dict (.pt), torchscript (.pt via torch.jit.script) or python (standalone source)",
+    )
     p.add_argument("--seed", type=int, help="seed the initialisation: the same seed gives bit-identical weights")
-    p.add_argument("--init", choices=["default", "kaiming", "xavier"], default="default",
-                   help="weight initialisation policy (default: PyTorch's own)")
-    p.add_argument("--verify", action="store_true", help="run the module once and compare every node's shape "
-                   "with the static inference")
-    p.add_argument("--device", default="cpu", help="device to build on; 'meta' builds without allocating")
-    p.add_argument("--optimize", choices=["none", "inference"], default="none",
-                   help="inference: fold BatchNorm into convs, drop dropout, channels_last where faster")
+    p.add_argument(
+        "--init",
+        choices=["default", "kaiming", "xavier"],
+        default="default",
+        help="weight initialisation policy (default: PyTorch's own)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the module once and compare every node's shape with the static inference",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="device to build on; 'meta' builds (and --verify runs) without allocating, and writes no weights file",
+    )
+    p.add_argument(
+        "--optimize",
+        choices=["none", "inference"],
+        default="none",
+        help="inference: fold BatchNorm into convs, drop dropout, channels_last where faster",
+    )
     _spec_options(p)
 
-    p = sub.add_parser("render", help="draw the net as a diagram (graphviz)",
-                       description="Draw the net with graphviz: nodes are layers named as in the spec, edges carry "
-                       "tensor shapes, blocks are clusters; repeated blocks fold as ×N unless --expand.")
+    p = sub.add_parser(
+        "render",
+        help="draw the net as a diagram (graphviz)",
+        description="Draw the net with graphviz: nodes are layers named as in the spec, edges carry "
+        "tensor shapes, blocks are clusters; repeated blocks fold as ×N unless --expand.",
+    )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: SPEC name + format suffix)")
     p.add_argument("--format", choices=["svg", "png", "pdf", "dot"], help="default: from OUT's suffix, else svg")
@@ -97,9 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="layout direction (default TB)")
     _spec_options(p)
 
-    p = sub.add_parser("layers", help="list layer kinds, or show one kind's parameters",
-                       description="List every registered layer kind with its origin, or show one kind's "
-                       "parameters, defaults and documentation.")
+    p = sub.add_parser(
+        "layers",
+        help="list layer kinds, or show one kind's parameters",
+        description="List every registered layer kind with its origin, or show one kind's "
+        "parameters, defaults and documentation.",
+    )
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--plugin", metavar="MODULE", action="append", default=[], help="import a plugin module first")
     return parser

@@ -8,15 +8,16 @@ lowering pass keeps such ``if`` conditions for the shape pass to decide.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from netdsl import syntax as S
-from netdsl.errors import Span
+from netdsl.errors import Span, did_you_mean
 
-Value = Union[int, float, bool, str, tuple[Any, ...]]
+Value = int | float | bool | str | tuple[Any, ...]
 
 MAX_INT = 1 << 62  # far beyond any real layer size; keeps `2 ** 10 ** 9` from hanging the machine
 
@@ -32,8 +33,21 @@ class EvalError(Exception):
         self.hint = hint
 
 
+class UndefinedName(EvalError):
+    """A name that is neither a parameter, a ``let`` nor a repeat variable in scope."""
+
+    def __init__(self, name: str, span: Span, hint: str | None):
+        super().__init__(f"undefined name `{name}`", span, "E110", hint)
+        self.name = name
+
+
 class NeedsShape(Exception):
     """The expression reads ``in``: it can only be decided by the shape pass."""
+
+    def __init__(self, text: str, span: Span):
+        super().__init__(f"`{text}` read outside a shape condition")
+        self.text = text  # `in.c` (or `in`)
+        self.span = span
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +66,15 @@ class InShape:
         if len(s) == 2:
             table["l"] = s[1]
         if name not in table:
-            raise EvalError(f"`in.{name}` is not defined for an input of shape {_fmt_shape(s)}", span, "E111",
-                            hint="`in` has c, h, w (for C×H×W), c, l (for C×L), rank and shape")
+            guess = _IN_SYNONYMS.get(name, name.lower())
+            has = f"`in` has {', '.join(table)} for an input of shape {_fmt_shape(s)}"
+            hint = f"did you mean `in.{guess}`?" if guess in table else has
+            # The message names no shape, so a block used at several sizes reports its mistake once.
+            raise EvalError(f"`in` has no attribute `{name}`", span, "E111", hint)
         return table[name]
+
+
+_IN_SYNONYMS = {"channels": "c", "height": "h", "width": "w", "length": "l", "C": "c", "H": "h", "W": "w", "L": "l"}
 
 
 def _fmt_shape(s: tuple[int, ...]) -> str:
@@ -62,8 +82,13 @@ def _fmt_shape(s: tuple[int, ...]) -> str:
 
 
 def _check_int(v: Value, span: Span) -> Value:
+    """Refuse results no layer size could ever need: huge integers, infinities, NaN, complex numbers."""
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
         raise EvalError(f"integer {v} is too large (limit {MAX_INT})", span, "E112")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise EvalError(f"the result is {v}, not a finite number", span, "E112")
+    if isinstance(v, complex):
+        raise EvalError("the result is a complex number (a fractional power of a negative number)", span, "E112")
     return v
 
 
@@ -74,12 +99,14 @@ def _num(v: Value, span: Span, what: str) -> int | float:
 
 
 def type_name(v: object) -> str:
+    """The type of a value as messages name it: int, float, bool, string, tuple."""
     if isinstance(v, bool):
         return "bool"
     return {int: "int", float: "float", str: "string", tuple: "tuple"}.get(type(v), type(v).__name__)
 
 
 def show(v: object) -> str:
+    """A value written as in a spec: ``true``, ``'same'``, ``(1, 7)``."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
@@ -99,19 +126,28 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**"}
 
 
+_FUNCS = "min, max, abs, int, len"
+
+
 def _func(name: str, args: list[Value], span: Span) -> Value:
     if name in ("min", "max"):
-        nums = [_num(a, span, name) for a in args]
+        items = list(args[0]) if len(args) == 1 and isinstance(args[0], tuple) else args  # min([1, 2]) too
+        nums = [_num(a, span, name) for a in items]
         if not nums:
-            raise EvalError(f"{name}() needs at least one argument", span, "E114")
+            raise EvalError(f"{name}() needs at least one value", span, "E114")
         return min(nums) if name == "min" else max(nums)
-    if name == "abs" and len(args) == 1:
-        return abs(_num(args[0], span, "abs"))
-    if name == "int" and len(args) == 1:
-        return int(_num(args[0], span, "int"))
-    if name == "len" and len(args) == 1 and isinstance(args[0], tuple):
+    arity = {"abs": 1, "int": 1, "len": 1}
+    if name not in arity:
+        hint = did_you_mean(name, ["min", "max", *arity]) or f"functions: {_FUNCS}"
+        raise EvalError(f"unknown function `{name}`", span, "E114", hint=hint)
+    if len(args) != arity[name]:
+        raise EvalError(f"{name}() takes one argument, got {len(args)}", span, "E114")
+    if name == "len":
+        if not isinstance(args[0], tuple):
+            raise EvalError(f"len() needs a list or tuple, got {type_name(args[0])}", span, "E113")
         return len(args[0])
-    raise EvalError(f"unknown function `{name}`", span, "E114", hint="functions: min, max, abs, int, len")
+    x = _num(args[0], span, name)
+    return abs(x) if name == "abs" else int(x)
 
 
 def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = None) -> Value:
@@ -121,13 +157,11 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
     if isinstance(e, S.Name):
         if e.id == "in":
             if in_shape is None:
-                raise NeedsShape()
+                raise NeedsShape("in", e.span)
             raise EvalError("`in` is a shape; use `in.c`, `in.h`, `in.w` …", e.span, "E111")
         if e.id in env:
             return env[e.id]
-        from netdsl.errors import did_you_mean
-
-        raise EvalError(f"undefined name `{e.id}`", e.span, "E101", hint=did_you_mean(e.id, env))
+        raise UndefinedName(e.id, e.span, _undefined_hint(e.id, env))
     if isinstance(e, S.BinOp):
         if e.op == "and":
             left = evaluate(e.left, env, in_shape)
@@ -145,11 +179,14 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
             return a + b
         x, y = _num(a, e.left.span, _SYMBOL[e.op]), _num(b, e.right.span, _SYMBOL[e.op])
         if e.op in ("truediv", "floordiv", "mod") and y == 0:
-            raise EvalError("division by zero", e.span, "E115")
+            what = f" (`{e.right.id}` is 0)" if isinstance(e.right, S.Name) else ""
+            raise EvalError(f"division by zero{what}", e.span, "E115")
         if e.op == "pow" and (abs(y) > 256 or (isinstance(y, int) and abs(x) > 1 and y > 62)):
             raise EvalError(f"exponent {y} is too large", e.span, "E112")
         try:
             return _check_int(_ARITH[e.op](x, y), e.span)
+        except ZeroDivisionError:
+            raise EvalError("division by zero (a negative power of 0)", e.span, "E115") from None
         except (OverflowError, ValueError) as err:
             raise EvalError(f"arithmetic error: {err}", e.span, "E112") from None
     if isinstance(e, S.Unary):
@@ -171,12 +208,27 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
     if isinstance(e, S.Attr):
         if isinstance(e.obj, S.Name) and e.obj.id == "in":
             if in_shape is None:
-                raise NeedsShape()
+                raise NeedsShape(f"in.{e.name}", e.span)
             return in_shape.attr(e.name, e.span)
         raise EvalError(f"`.{e.name}`: only `in` has attributes", e.span, "E111")
     if isinstance(e, S.Func):
-        return _func(e.name, [evaluate(a, env, in_shape) for a in e.args], e.span)
+        return _check_int(_func(e.name, [evaluate(a, env, in_shape) for a in e.args], e.span), e.span)
     raise AssertionError(f"unknown expression node {e!r}")
+
+
+def _undefined_hint(name: str, env: Mapping[str, Value]) -> str | None:
+    if name in ("True", "False"):
+        return f"write `{name.lower()}`"
+    if name in ("None", "null", "none"):
+        return "netdsl has no `None`: leave the argument out to get its default"
+    return did_you_mean(name, env)
+
+
+def free_names(e: S.Expr) -> list[S.Name]:
+    """Every name an expression reads, in order (``in`` included)."""
+    if isinstance(e, S.Name):
+        return [e]
+    return [n for c in _children(e) for n in free_names(c)]
 
 
 def reads_shape(e: S.Expr) -> bool:

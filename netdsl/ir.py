@@ -21,7 +21,7 @@ is their qualified module name (``layer1.0.conv1``), which is also their
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SkipValidation
 
@@ -93,7 +93,7 @@ class UseNode(_Node):
     value: str
 
 
-AnyNode = Annotated[Union[LayerNode, ScopeNode, MergeNode, SwitchNode, UseNode], Field(discriminator="type")]
+AnyNode = Annotated[LayerNode | ScopeNode | MergeNode | SwitchNode | UseNode, Field(discriminator="type")]
 ScopeNode.model_rebuild()
 MergeNode.model_rebuild()
 SwitchNode.model_rebuild()

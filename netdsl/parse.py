@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 from lark.lark import PostLex
 
 from netdsl import syntax as S
@@ -32,20 +32,46 @@ def grammar_path() -> Path:
 
 
 class NewlineFilter(PostLex):
-    """Drop newlines inside ( ) and [ ] so argument lists may wrap across lines."""
+    """Where a newline does not end a statement, drop it before the parser sees it.
+
+    * inside ``( )`` and ``[ ]``, so long argument lists may wrap;
+    * between a header (``net``/``block`` …, ``if``/``elif`` condition, ``else``) and its ``{``,
+      so the brace may open the next line;
+    * before ``else`` / ``elif``, so ``}`` and ``else {`` may sit on separate lines.
+    """
 
     always_accept = ("_NL",)
+    _STATEMENT_START = (None, "_NL", "SEMICOLON", "LBRACE", "RBRACE")
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         depth = 0
+        header = False  # between a header keyword and its `{`
+        prev: str | None = None  # type of the last token passed on
+        pending: Token | None = None  # a newline held back until we know whether `else` follows
         for tok in stream:
+            if tok.type == "_NL":
+                if not depth and not header and pending is None:
+                    pending = tok
+                continue
+            if pending is not None:
+                if tok.type not in ("ELSE", "ELIF"):
+                    yield pending
+                    prev = "_NL"
+                pending = None
             if tok.type in ("LPAR", "LSQB"):
                 depth += 1
             elif tok.type in ("RPAR", "RSQB"):
                 depth = max(0, depth - 1)
-            elif tok.type == "_NL" and depth:
-                continue
+            elif tok.type in ("NET", "BLOCK") or (
+                not depth and tok.type in ("IF", "ELIF", "ELSE") and prev in self._STATEMENT_START
+            ):  # `if` as a statement (not `a if c else b`) and `} else`
+                header = True
+            elif tok.type == "LBRACE":
+                header = False
+            prev = tok.type
             yield tok
+        if pending is not None:
+            yield pending
 
 
 def _span(file: str, meta: Any) -> Span:
@@ -222,91 +248,20 @@ _LOCK = threading.Lock()
 
 @cache
 def parser() -> Lark:
-    """The LALR parser, built once per process (grammar analysis cached on disk by Lark)."""
+    """The LALR parser, built once per process (grammar analysis cached on disk by Lark).
+
+    The basic (not contextual) lexer: keywords are reserved everywhere, and the
+    post-lexer may look one token ahead without confusing the lexer's state.
+    """
     return Lark.open(
         str(grammar_path()),
         parser="lalr",
+        lexer="basic",
         propagate_positions=True,
         maybe_placeholders=True,
         postlex=NewlineFilter(),
         cache=True,
     )
-
-
-# Labelled bad examples (Lark's load_grammar technique): the parser state a
-# mistake leaves behind identifies the mistake better than the raw token does.
-_EXAMPLES: dict[str, list[str]] = {
-    "missing `)`": [
-        "net A { conv2d(64, 3\n}",
-        "net A { conv2d(64, 3 }",
-        "net A { conv2d(64, 3 relu }",
-        "net A { conv2d(64, (3, 3) }",
-    ],
-    "missing `}`: a block or group is not closed": ["net A { relu", "net A { add { { relu } }", "block B(x) {"],
-    "two statements on one line: separate them with `;` or a newline": [
-        "net A { relu relu }",
-        "net A { conv2d(3) relu }",
-        "net A { relu conv2d(3) }",
-    ],
-    "`=` assigns a keyword argument or a `let`; compare with `==`": ["net A { if a = 1 { relu } }"],
-    "missing `=` after the name in `let`": ["net A { let x 3 }"],
-    "a statement cannot start here": ["net A { ) }", "net A { , }", "net A { = 3 }"],
-    "an expression is incomplete": ["net A { conv2d(64 + ) }", "net A { conv2d(3 * ) }", "net A { conv2d(k=) }"],
-    "`else` must follow `}` on the same line": ["net A { else { relu } }"],
-    "`repeat` needs a count and then what to repeat: `repeat 3 Block(64)`": [
-        "net A { repeat { relu } }",
-        "net A { repeat 3 }",
-    ],
-    "top level holds only `import`, `requires`, `block` and `net`": ["relu", "conv2d(3)", "x = 3"],
-    "a positional argument cannot follow a keyword argument name without `=`": ["net A { conv2d(k 3) }"],
-}
-
-
-def _describe_expected(expected: set[str]) -> str:
-    names = {
-        "RPAR": "`)`", "LPAR": "`(`", "RBRACE": "`}`", "LBRACE": "`{`", "COMMA": "`,`", "COLON": "`:`",
-        "_NL": "a newline", "SEMICOLON": "`;`", "NAME": "a name", "INT": "a number", "EQUAL": "`=`",
-        "RSQB": "`]`", "LSQB": "`[`", "$END": "end of file",
-    }  # fmt: skip
-    shown = sorted(names.get(e, f"`{e.lower()}`" if e.isupper() else e) for e in expected)
-    return ", ".join(shown[:8]) + (" …" if len(shown) > 8 else "")
-
-
-def _token_text(err: UnexpectedInput, text: str) -> str:
-    if isinstance(err, UnexpectedToken):
-        tok = err.token
-        if tok.type == "$END":
-            return "end of file"
-        if tok.type == "_NL":
-            return "end of line"
-        return f"`{tok}`"
-    if isinstance(err, UnexpectedCharacters):
-        return f"`{text[err.pos_in_stream]}`" if err.pos_in_stream is not None else "character"
-    return "end of file"
-
-
-def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
-    lines = text.splitlines() or [""]
-    line = getattr(err, "line", None) or len(lines)
-    col = getattr(err, "column", None) or 1
-    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        line = len(lines)
-        col = len(lines[-1]) + 1 if lines else 1
-    if line < 1 or line > len(lines):
-        line = max(1, min(line, len(lines)))
-    what = _token_text(err, text)
-    label = None
-    try:
-        label = err.match_examples(_parse_raw, _EXAMPLES, use_accepts=True)
-    except Exception:  # noqa: BLE001 - a failed heuristic must not hide the real error
-        label = None
-    expected = getattr(err, "accepts", None) or getattr(err, "expected", None) or set()
-    width = len(str(err.token)) if isinstance(err, UnexpectedToken) and err.token.type not in ("$END", "_NL") else 1
-    span = Span(file, line, col, line, col + width)
-    if isinstance(err, UnexpectedCharacters):
-        return Diagnostic("E001", f"unexpected character {what}", span, hint=label)
-    hint = label if label else (f"expected {_describe_expected(set(expected))}" if expected else None)
-    return Diagnostic("E002", f"syntax error: unexpected {what}", span, layer=None, hint=hint)
 
 
 def _parse_raw(text: str) -> Any:
@@ -316,14 +271,24 @@ def _parse_raw(text: str) -> Any:
 def parse_text(text: str, file: str = "<spec>") -> S.Module | Diagnostic:
     """Parse one file's text; returns the syntax tree, or the (first) syntax error."""
     with _LOCK:
+        try:
+            raw = parser().parse(text)
+        except UnexpectedInput as err:
+            from netdsl.syntax_errors import syntax_diagnostic  # only on the error path
+
+            return syntax_diagnostic(err, text, file)
         _BUILDER.file = file
         try:
-            tree = _BUILDER.transform(parser().parse(text))
-        except UnexpectedInput as err:
-            _BUILDER.file = "<example>"
-            return _syntax_diagnostic(err, text, file)
+            tree = _BUILDER.transform(raw)
         except VisitError as err:  # an exception inside a transformer callback: unwrap it
             raise err.orig_exc from err
+        except RecursionError:  # thousands of nested groups or a 5000-term sum: a diagnostic, not a crash
+            return Diagnostic(
+                "E003",
+                "the file nests too deeply to be read",
+                Span(file, 1, 1, 1, 2),
+                hint="split very long expressions and deeply nested braces",
+            )
         finally:
             _BUILDER.file = "<spec>"
     assert isinstance(tree, S.Module)

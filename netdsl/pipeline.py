@@ -51,20 +51,30 @@ def _namespace(modules: list[S.Module], diags: list[Diagnostic]) -> dict[str, S.
             if b.is_net and mod is not modules[0]:
                 continue  # an imported file's own net is not part of the namespace
             if REGISTRY.get(b.name) is not None:
-                diags.append(Diagnostic("E205", f"block `{b.name}` has the name of a layer kind", b.name_span,
-                                        hint="rename the block"))
+                diags.append(
+                    Diagnostic(
+                        "E205", f"block `{b.name}` has the name of a layer kind", b.name_span, hint="rename the block"
+                    )
+                )
                 continue
             if b.name in blocks:
                 first = blocks[b.name].name_span
-                diags.append(Diagnostic("E204", f"block `{b.name}` is defined twice", b.name_span,
-                                        notes=(f"first defined at {first}",)))
+                diags.append(
+                    Diagnostic(
+                        "E204", f"block `{b.name}` is defined twice", b.name_span, notes=(f"first defined at {first}",)
+                    )
+                )
                 continue
             blocks[b.name] = b
     return blocks
 
 
-def analyze(path: str | Path, params: Mapping[str, Value] | None = None, input_shape: tuple[int, ...] | None = None,
-            limits: Limits | None = None) -> Analysis:
+def analyze(
+    path: str | Path,
+    params: Mapping[str, Value] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    limits: Limits | None = None,
+) -> Analysis:
     """Parse, lower and shape-check a spec file; never raises for mistakes in the spec."""
     from netdsl.plugins import check_requirements
 
@@ -81,13 +91,18 @@ def analyze(path: str | Path, params: Mapping[str, Value] | None = None, input_s
     blocks = _namespace(loaded.modules, out.diagnostics)
     nets = [b for b in loaded.root.blocks if b.is_net]
     if not nets:
-        out.diagnostics.append(Diagnostic("E206", f"{path} defines no `net`",
-                                          hint="a spec needs one `net Name(params) { ... }`; "
-                                          "files with only blocks are libraries to import"))
+        out.diagnostics.append(
+            Diagnostic(
+                "E206",
+                f"{path} defines no `net`",
+                hint="a spec needs one `net Name(params) { ... }`; files with only blocks are libraries to import",
+            )
+        )
         return out
     if len(nets) > 1:
-        out.diagnostics.append(Diagnostic("E206", f"{path} defines {len(nets)} nets; a spec holds one",
-                                          nets[1].name_span))
+        out.diagnostics.append(
+            Diagnostic("E206", f"{path} defines {len(nets)} nets; a spec holds one", nets[1].name_span)
+        )
         return out
     lowerer = Lowerer(blocks, limits, out.sources, incomplete=bool(loaded.diagnostics))
     net = lowerer.lower_net(nets[0], dict(params or {}), input_shape, requires)

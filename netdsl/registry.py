@@ -141,9 +141,7 @@ class Registry:
             raise RegistryError(f"layer name {kind.name!r} is not an identifier")
         old = self._kinds.get(kind.name)
         if old is not None:
-            raise RegistryError(
-                f"layer `{kind.name}` is registered twice: by {old.origin} and by {kind.origin}"
-            )
+            raise RegistryError(f"layer `{kind.name}` is registered twice: by {old.origin} and by {kind.origin}")
         unknown = [p for p in kind.positional if p not in kind.schema.model_fields]
         if unknown:
             raise RegistryError(f"layer `{kind.name}`: positional names {unknown} are not schema fields")

@@ -43,8 +43,17 @@ def totals(result: ShapeResult, batch: int = 1) -> Totals:
     # weights, gradients and two Adam moments (×4 parameters).
     training = 2 * acts + 4 * cost.params * BYTES + cost.buffers * BYTES
     mb = 1024 * 1024
-    return Totals(cost.params, cost.params, cost.buffers, cost.macs, 2 * cost.macs, param_bytes / mb, acts / mb,
-                  training / mb, batch)
+    return Totals(
+        cost.params,
+        cost.params,
+        cost.buffers,
+        cost.macs,
+        2 * cost.macs,
+        param_bytes / mb,
+        acts / mb,
+        training / mb,
+        batch,
+    )
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -78,9 +87,18 @@ def _folded(rows: list[NodeInfo], depth: int | None) -> list[tuple[NodeInfo, int
     out: list[tuple[NodeInfo, int, NodeInfo]] = []
     for n in rows:
         prev = out[-1][0] if out else None
-        if (depth is not None and prev is not None and n.is_scope and prev.is_scope and n.depth == depth
-                and prev.parent == n.parent and prev.label == n.label and prev.inputs == n.inputs
-                and prev.output == n.output and prev.cost == n.cost):
+        if (
+            depth is not None
+            and prev is not None
+            and n.is_scope
+            and prev.is_scope
+            and n.depth == depth
+            and prev.parent == n.parent
+            and prev.label == n.label
+            and prev.inputs == n.inputs
+            and prev.output == n.output
+            and prev.cost == n.cost
+        ):
             out[-1] = (prev, out[-1][1] + 1, n)
         else:
             out.append((n, 1, n))
@@ -126,19 +144,31 @@ def _footer_lines(t: Totals) -> list[str]:
     ]
 
 
-def table(result: ShapeResult, depth: int | None = None, explain: bool = False, batch: int = 1,
-          markdown: bool = False) -> str:
+def table(
+    result: ShapeResult, depth: int | None = None, explain: bool = False, batch: int = 1, markdown: bool = False
+) -> str:
     """The human table, tree-indented by block, like torchinfo."""
     header = ["Layer (module name)", "Kind", "Output", "Params", "MACs", "RF", "Jump"]
     body: list[list[str]] = []
     extra: list[list[str]] = []
-    for r, (n, times, last) in zip(rows_for(result, depth, explain), _folded(visible(result, depth), depth)):
+    for r, (n, times, last) in zip(
+        rows_for(result, depth, explain), _folded(visible(result, depth), depth), strict=False
+    ):
         indent = "" if markdown else "  " * (n.depth - 1)
         name = n.id if markdown else (n.name or n.id)
         if times > 1:
             name = f"{name} … {last.id if markdown else last.name} (×{times})"
-        body.append([indent + name, n.label, "N×" + fmt_shape(n.output), f"{r['params']:,}", f"{r['macs']:,}",
-                     _rf(last), _jump(last)])
+        body.append(
+            [
+                indent + name,
+                n.label,
+                "N×" + fmt_shape(n.output),
+                f"{r['params']:,}",
+                f"{r['macs']:,}",
+                _rf(last),
+                _jump(last),
+            ]
+        )
         extra.append(list(n.explain) if explain else [])
     net = result.net
     title = f"{net.name}  input N×{fmt_shape(result.input_shape)}  →  output N×{fmt_shape(result.output)}"
@@ -152,11 +182,13 @@ def table(result: ShapeResult, depth: int | None = None, explain: bool = False, 
     right = {3, 4}
 
     def fmt(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ).rstrip()
 
     rule = "─" * len(fmt(header))
     lines = [title, rule, fmt(header), rule]
-    for row, ex in zip(body, extra):
+    for row, ex in zip(body, extra, strict=False):
         lines.append(fmt(row))
         lines.extend(" " * 6 + "· " + e for e in ex)
     return "\n".join([*lines, rule, *foot]) + "\n"
@@ -175,12 +207,21 @@ def to_json(result: ShapeResult, depth: int | None = None, explain: bool = False
         "batch": batch,
         "layers": rows_for(result, depth, explain),
         "totals": {
-            "params": t.params, "trainable_params": t.trainable, "buffers": t.buffers, "macs": t.macs,
-            "flops": t.flops, "param_mb": round(t.param_mb, 4), "activation_mb": round(t.activation_mb, 4),
+            "params": t.params,
+            "trainable_params": t.trainable,
+            "buffers": t.buffers,
+            "macs": t.macs,
+            "flops": t.flops,
+            "param_mb": round(t.param_mb, 4),
+            "activation_mb": round(t.activation_mb, 4),
             "training_mb": round(t.training_mb, 4),
-        },  # fmt: skip
-        "conventions": {"macs": "conv and linear multiply-accumulates; bias/norm/activation/pool not counted",
-                        "flops": "2 * macs", "dtype": "float32", "shape": "batch dimension excluded"},
+        },
+        "conventions": {
+            "macs": "conv and linear multiply-accumulates; bias/norm/activation/pool not counted",
+            "flops": "2 * macs",
+            "dtype": "float32",
+            "shape": "batch dimension excluded",
+        },
         "diagnostics": [d.to_dict() for d in result.diagnostics],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -191,7 +232,18 @@ def to_csv(result: ShapeResult, depth: int | None = None) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "kind", "label", "depth", "output", "params", "buffers", "macs", "receptive_field", "jump"])
     for r in rows_for(result, depth):
-        w.writerow([r["name"], r["kind"], r["label"], r["depth"], "x".join(map(str, r["output"] or [])),
-                    r["params"], r["buffers"], r["macs"], "x".join(map(str, r["receptive_field"] or [])),
-                    "x".join(map(str, r["jump"] or []))])
+        w.writerow(
+            [
+                r["name"],
+                r["kind"],
+                r["label"],
+                r["depth"],
+                "x".join(map(str, r["output"] or [])),
+                r["params"],
+                r["buffers"],
+                r["macs"],
+                "x".join(map(str, r["receptive_field"] or [])),
+                "x".join(map(str, r["jump"] or [])),
+            ]
+        )
     return buf.getvalue()

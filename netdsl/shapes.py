@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from netdsl import arith, ir
-from netdsl.errors import Diagnostic, Frame, Span
+from netdsl.errors import Diagnostic, Frame, Severity, Span
 from netdsl.expr import EvalError, InShape, evaluate
-from netdsl.registry import REGISTRY, Cost, LayerKind, Shape, ShapeError
+from netdsl.registry import REGISTRY, Cost, LayerKind, Shape, ShapeError, Window
 
 # Memo of pure rule results keyed by (kind, params, input shapes): identical layers recur
 # (every BatchNorm of a width, every repeated block), and params are frozen, hashable models.
 # The kind itself is kept in the value and compared by identity, so a re-registered kind never
 # sees another's results.
-_RULES: dict[tuple[int, object, tuple[Shape, ...]], tuple[Shape, Cost, tuple[arith.Window, ...], LayerKind]] = {}
+_RULES: dict[tuple[int, object, tuple[Shape, ...]], tuple[Shape, Cost, tuple[Window, ...], LayerKind]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class NodeInfo:
     chain: tuple[Frame, ...]
     rf: tuple[int, ...] | None = None
     jump: tuple[int, ...] | None = None
-    windows: tuple[arith.Window, ...] = ()
+    windows: tuple[Window, ...] = ()
     is_scope: bool = False
     block: str | None = None
     children: int = 0
@@ -72,7 +72,7 @@ class NodeInfo:
             return ()
         sizes = self.inputs[0][1:]
         axes = ("H", "W") if len(self.windows) == 2 else ("L",)
-        return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows))
+        return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows, strict=False))
 
 
 @dataclass
@@ -110,23 +110,48 @@ class _Infer:
         self._seen: set[tuple[str, Span, str]] = set()
         self._acc: dict[str, list[Cost]] = {}
 
-    def error(self, code: str, msg: str, node: ir._Node, layer: str | None = None, hint: str | None = None,
-              severity: str = "error") -> None:
+    def error(
+        self,
+        code: str,
+        msg: str,
+        node: ir._Node,
+        layer: str | None = None,
+        hint: str | None = None,
+        severity: Severity = "error",
+    ) -> None:
         key = (code, node.span, msg)
         if key in self._seen:
             return
         self._seen.add(key)
         self.result.diagnostics.append(
-            Diagnostic(code, msg, node.span, severity=severity, layer=layer, chain=node.chain,  # type: ignore[arg-type]
-                       hint=hint))
+            Diagnostic(
+                code,
+                msg,
+                node.span,
+                severity=severity,
+                layer=layer,
+                chain=node.chain,  # type: ignore[arg-type]
+                hint=hint,
+            )
+        )
 
     # -- walking
-    def scope(self, node: ir.ScopeNode, x: Flow | None, values: dict[str, Flow | None], depth: int,
-              parent: str | None, ins: list[Shape | None]) -> Flow | None:
+    def scope(
+        self,
+        node: ir.ScopeNode,
+        x: Flow | None,
+        values: dict[str, Flow | None],
+        depth: int,
+        parent: str | None,
+        ins: list[Shape | None],
+    ) -> Flow | None:
+        outer_in: Flow | None = None
         if node.is_module:
             values = {"in": x}
         elif node.container == "inline":
-            values = {**values, "in": x}
+            # Captures inside an inline block stay visible after it (it is spliced into the enclosing
+            # module); only `in` is the block's own for the duration of its body.
+            outer_in, values["in"] = values.get("in"), x
         ins = [*ins, x.shape if x else None] if node.container in ("net", "block", "inline") else ins
         info = None
         if node.is_module:
@@ -136,6 +161,8 @@ class _Infer:
             x = self.node(child, x, values, depth, parent, ins)
             if child.capture:
                 values[child.capture] = x
+        if node.container == "inline" and not node.is_module:
+            values["in"] = outer_in
         if info is not None:
             self._close(info)
             info.output = x.shape if x else None
@@ -149,8 +176,21 @@ class _Infer:
         body = node.body
         if len(body) == 1 and isinstance(body[0], ir.ScopeNode) and body[0].container == "inline":
             label = body[0].block or label  # a block that only dispatches to another is shown as that one
-        info = NodeInfo(node.id, node.name or "", kind, label, depth, parent, (x.shape,) if x else (), None, Cost(),
-                        node.span, node.chain, is_scope=True, block=node.block)
+        info = NodeInfo(
+            node.id,
+            node.name or "",
+            kind,
+            label,
+            depth,
+            parent,
+            (x.shape,) if x else (),
+            None,
+            Cost(),
+            node.span,
+            node.chain,
+            is_scope=True,
+            block=node.block,
+        )
         self._record(info)
         self._acc[info.id] = []
         return info
@@ -170,8 +210,15 @@ class _Infer:
         if info.parent is not None:
             self._acc[info.parent].append(info.cost)
 
-    def node(self, node: ir.AnyNode, x: Flow | None, values: dict[str, Flow | None], depth: int,
-             parent: str | None, ins: list[Shape | None]) -> Flow | None:
+    def node(
+        self,
+        node: ir.AnyNode,
+        x: Flow | None,
+        values: dict[str, Flow | None],
+        depth: int,
+        parent: str | None,
+        ins: list[Shape | None],
+    ) -> Flow | None:
         if isinstance(node, ir.LayerNode):
             return self.layer(node, node.kind, node.params, [x], depth, parent)
         if isinstance(node, ir.ScopeNode):
@@ -180,7 +227,15 @@ class _Infer:
             outs = [self.scope(p, x, values, depth, parent, ins) for p in node.paths]
             return self.layer(node, node.kind, node.params, outs, depth, parent)
         if isinstance(node, ir.UseNode):
-            return values.get(node.value)
+            if node.value not in values:
+                self.error(
+                    "E103",
+                    f"value `@{node.value}` is not defined on this path",
+                    node,
+                    hint="a value captured inside one `if` arm or another block is not visible here",
+                )
+                return None
+            return values[node.value]
         assert isinstance(node, ir.SwitchNode)
         shape = ins[-1] if ins else None
         if shape is None:
@@ -193,17 +248,24 @@ class _Infer:
         self.result.chosen[node.id] = take
         return self.scope(node.then if take else node.orelse, x, values, depth, parent, ins)
 
-    def layer(self, node: ir.LayerNode | ir.MergeNode, kind_name: str, params: object, xs: list[Flow | None],
-              depth: int, parent: str | None) -> Flow | None:
+    def layer(
+        self,
+        node: ir.LayerNode | ir.MergeNode,
+        kind_name: str,
+        params: object,
+        xs: list[Flow | None],
+        depth: int,
+        parent: str | None,
+    ) -> Flow | None:
         kind = REGISTRY.get(kind_name)
         assert kind is not None, kind_name
         if any(x is None for x in xs):
             return None  # poisoned by an earlier error: stay silent
         flows = [x for x in xs if x is not None]
         shapes = tuple(f.shape for f in flows)
-        key = (id(kind), params, shapes)
+        key: tuple[int, object, tuple[Shape, ...]] | None = (id(kind), params, shapes)
         try:
-            hit = _RULES.get(key)
+            hit = _RULES.get((id(kind), params, shapes))
         except TypeError:  # a plugin schema with unhashable fields: no memo
             key, hit = None, None
         if hit is None or hit[3] is not kind:
@@ -215,17 +277,37 @@ class _Infer:
                 _RULES[key] = hit
         out, cost, windows, _ = hit
         if any(d < 1 for d in out):
-            self.error("E302", f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
-                       node, layer=node.id)
+            self.error(
+                "E302",
+                f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
+                node,
+                layer=node.id,
+            )
             return None
         rf, jump = self._geometry(node, kind.name, flows, out, windows)
-        info = NodeInfo(node.id, node.name, kind.name, "", depth, parent, shapes, out, cost, node.span, node.chain,
-                        rf, jump, windows, params=params)
+        info = NodeInfo(
+            node.id,
+            node.name,
+            kind.name,
+            "",
+            depth,
+            parent,
+            shapes,
+            out,
+            cost,
+            node.span,
+            node.chain,
+            rf,
+            jump,
+            windows,
+            params=params,
+        )
         self._record(info)
         return Flow(out, rf, jump)
 
-    def _apply(self, node: ir.LayerNode | ir.MergeNode, kind: LayerKind, params: object,
-               shapes: tuple[Shape, ...]) -> tuple[Shape, Cost, tuple[arith.Window, ...]] | None:
+    def _apply(
+        self, node: ir.LayerNode | ir.MergeNode, kind: LayerKind, params: object, shapes: tuple[Shape, ...]
+    ) -> tuple[Shape, Cost, tuple[Window, ...]] | None:
         """Run a kind's pure shape, cost and window rules; errors become diagnostics at the layer."""
         try:
             out = tuple(kind.shape(params, shapes))
@@ -234,36 +316,58 @@ class _Infer:
         except ShapeError as err:
             self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
             return None
-        except Exception as err:  # noqa: BLE001 - a plugin's rule must not crash the checker
-            self.error("E309", f"the rules of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
-                       node, layer=node.id)
+        except Exception as err:
+            self.error(
+                "E309",
+                f"the rules of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
+                node,
+                layer=node.id,
+            )
             return None
         return out, cost, windows
 
-    def _geometry(self, node: ir.LayerNode | ir.MergeNode, kind: str, flows: list[Flow], out: Shape,
-                  windows: tuple[arith.Window, ...]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    def _geometry(
+        self,
+        node: ir.LayerNode | ir.MergeNode,
+        kind: str,
+        flows: list[Flow],
+        out: Shape,
+        windows: tuple[Window, ...],
+    ) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
         first = flows[0]
         spatial_in, spatial_out = first.shape[1:], out[1:]
         if windows and first.rf is not None and first.jump is not None and len(windows) == len(spatial_in):
-            rf = tuple(r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows))
-            jump = tuple(j * w.stride for j, w in zip(first.jump, windows))
+            rf = tuple(
+                r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows, strict=False)
+            )
+            jump = tuple(j * w.stride for j, w in zip(first.jump, windows, strict=False))
             axes = ("H", "W") if len(windows) == 2 else ("L",)
-            lost = [(a, n, w, arith.dropped(n, w)) for a, n, w in zip(axes, spatial_in, windows)
-                    if arith.effective_kernel(w) >= w.stride]  # k < s skips rows by design (1×1/2 projections)
+            lost = [
+                (a, n, w, arith.dropped(n, w))
+                for a, n, w in zip(axes, spatial_in, windows, strict=False)
+                if arith.effective_kernel(w) >= w.stride
+            ]  # k < s skips rows by design (1×1/2 projections)
             lost = [x for x in lost if x[3]]
             if lost:
-                what = " and ".join(f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost)
+                what = " and ".join(
+                    f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost
+                )
                 why = "; ".join(f"{a}: {arith.explain(n, w)}" for a, n, w, _ in lost)
-                self.error("W401", f"{kind}: the last {what} of the {fmt_shape(first.shape[1:])} input "
-                           f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})", node,
-                           layer=node.id, severity="warning",
-                           hint="adjust padding or the input size so the windows tile it")
+                self.error(
+                    "W401",
+                    f"{kind}: the last {what} of the {fmt_shape(first.shape[1:])} input "
+                    f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})",
+                    node,
+                    layer=node.id,
+                    severity="warning",
+                    hint="adjust padding or the input size so the windows tile it",
+                )
             return rf, jump
         if spatial_in == spatial_out and len(out) == len(first.shape):
             rfs = [f.rf for f in flows if f.rf is not None]
             jumps = [f.jump for f in flows if f.jump is not None]
             if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
-                return tuple(map(max, zip(*rfs))), tuple(map(max, zip(*jumps)))
+                return tuple(map(max, zip(*rfs, strict=False))), tuple(map(max, zip(*jumps, strict=False)))
         return None, None
 
 
@@ -306,9 +410,15 @@ def _suggest_smallest_input(net: ir.Net, result: ShapeResult) -> None:
     given = fmt_shape(result.input_shape)
     for i, d in enumerate(result.diagnostics):
         if d.code == "E302" and d.hint is None:
-            result.diagnostics[i] = Diagnostic(d.code, d.message, d.span, d.severity, d.layer, d.chain,
-                                               hint=f"input {given} is too small for this net; the smallest "
-                                               f"valid input is {c}×{smallest}")
+            result.diagnostics[i] = Diagnostic(
+                d.code,
+                d.message,
+                d.span,
+                d.severity,
+                d.layer,
+                d.chain,
+                hint=f"input {given} is too small for this net; the smallest valid input is {c}×{smallest}",
+            )
 
 
 def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: int = 1_000_000) -> None:
@@ -318,10 +428,18 @@ def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: in
     biggest = max(result.layers(), key=lambda n: n.cost.params, default=None)
     if biggest is not None and biggest.cost.params > share * total:
         pct = 100 * biggest.cost.params / total
-        result.diagnostics.append(Diagnostic(
-            "W403", f"`{biggest.id}` ({biggest.label}) holds {pct:.0f}% of all parameters "
-            f"({biggest.cost.params:,} of {total:,})", biggest.span, "warning", biggest.id, biggest.chain,
-            hint="a global pool before the classifier shrinks it (as NiN and ResNet do)"))
+        result.diagnostics.append(
+            Diagnostic(
+                "W403",
+                f"`{biggest.id}` ({biggest.label}) holds {pct:.0f}% of all parameters "
+                f"({biggest.cost.params:,} of {total:,})",
+                biggest.span,
+                "warning",
+                biggest.id,
+                biggest.chain,
+                hint="a global pool before the classifier shrinks it (as NiN and ResNet do)",
+            )
+        )
 
 
 def values_for(result: ShapeResult) -> Mapping[str, NodeInfo]:

@@ -7,7 +7,6 @@ user's source. Nothing here is evaluated; :mod:`netdsl.lower` gives it meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from netdsl.errors import Span
 
@@ -76,7 +75,7 @@ class Func:
     span: Span
 
 
-Expr = Union[Lit, Name, BinOp, Unary, Cond, TupleLit, Index, Attr, Func]
+Expr = Lit | Name | BinOp | Unary | Cond | TupleLit | Index | Attr | Func
 
 # ---------------------------------------------------------------- statements
 
@@ -138,7 +137,7 @@ class Repeat:
     span: Span
 
 
-Core = Union[Call, Merge, Group, Repeat]
+Core = Call | Merge | Group | Repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ class Use:
     span: Span
 
 
-Stmt = Union[Node, Let, If, Input, Use]
+Stmt = Node | Let | If | Input | Use
 
 # ---------------------------------------------------------------- top level
 

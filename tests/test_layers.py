@@ -172,9 +172,7 @@ def test_kind_matches_pytorch(case: tuple[str, dict[str, Any], list[Shape]]) -> 
     if kind.windows is not None:
         windows = kind.windows(params, in_shapes[0])
         assert len(windows) == len(in_shapes[0]) - 1
-        assert out_shape[1:] == tuple(
-            window_out(s, w) for s, w in zip(in_shapes[0][1:], windows, strict=True)
-        )
+        assert out_shape[1:] == tuple(window_out(s, w) for s, w in zip(in_shapes[0][1:], windows, strict=True))
 
     assert isinstance(kind.describe(params), str)
     clone = pickle.loads(pickle.dumps(module))
@@ -331,9 +329,7 @@ def _shape_error(name: str, params: dict[str, Any], shapes: list[Shape]) -> Shap
         ("lrn", {"size": 3}, [(10,)], "lrn expects a (C, L) or (C, H, W) input, got (10,)"),
     ],
 )
-def test_shape_errors_name_the_values(
-    name: str, params: dict[str, Any], shapes: list[Shape], message: str
-) -> None:
+def test_shape_errors_name_the_values(name: str, params: dict[str, Any], shapes: list[Shape], message: str) -> None:
     assert message in _shape_error(name, params, shapes).message
 
 
@@ -398,8 +394,7 @@ def test_window_out_hand_computed() -> None:
 
 def test_explain() -> None:
     assert (
-        explain(224, Window(kernel=7, stride=2, pad_lo=3, pad_hi=3))
-        == "(224 + 2·3 − 7) / 2 + 1 = 112.5 → 112 (floor)"
+        explain(224, Window(kernel=7, stride=2, pad_lo=3, pad_hi=3)) == "(224 + 2·3 − 7) / 2 + 1 = 112.5 → 112 (floor)"
     )
     assert explain(56, Window(kernel=3, pad_lo=1, pad_hi=1)) == "(56 + 2·1 − 3) + 1 = 56"
 
@@ -447,9 +442,7 @@ def test_window_out_matches_torch_dilated_conv() -> None:
             span = size + 2 * p - d * (k - 1) - 1
             expected = span // s + 1 if span >= 0 else 0
             if expected > 0:
-                conv = torch.nn.functional.conv1d(
-                    torch.zeros(1, 1, size), torch.zeros(1, 1, k), None, s, p, d
-                )
+                conv = torch.nn.functional.conv1d(torch.zeros(1, 1, size), torch.zeros(1, 1, k), None, s, p, d)
                 assert conv.shape[-1] == expected
             assert window_out(size, Window(kernel=k, stride=s, pad_lo=p, pad_hi=p, dilation=d)) == expected
 

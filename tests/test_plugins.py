@@ -212,7 +212,7 @@ def test_crashing_shape_rule_is_a_diagnostic_at_the_layer(tmp_path: Path) -> Non
     path = spec(tmp_path, "net T() {\n    input(4, 8, 8)\n    conv2d(8, 3)\n    faulty_shape\n}\n")
     done = netdsl("check", str(path), "--plugin", "faulty", path=[TEST_PLUGINS], cwd=tmp_path)
     assert done.returncode == 1
-    assert ("t.net:4:5: error[E309]: shape rule of `faulty_shape` (plugin faulty) failed: "
+    assert ("t.net:4:5: error[E309]: the rules of `faulty_shape` (plugin faulty) failed: "
             "ZeroDivisionError: integer division or modulo by zero") in done.stderr  # fmt: skip
     assert "Traceback" not in done.stderr
 

@@ -188,8 +188,9 @@ def test_json_carries_every_figure() -> None:
 
 def test_cli_formats(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "netdsl", "shapes", *args], capture_output=True, text=True,
-                              cwd=ROOT)
+        return subprocess.run(
+            [sys.executable, "-m", "netdsl", "shapes", *args], capture_output=True, text=True, cwd=ROOT
+        )
 
     csv_out = run("specs/lenet5.net", "--format", "csv")
     assert csv_out.returncode == 0 and csv_out.stdout.splitlines()[0].startswith("name,kind,label")

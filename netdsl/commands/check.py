@@ -27,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
             t = result.shapes.total
             out = "×".join(map(str, result.shapes.output or ()))
             warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
-            print(f"{spec}: ok: net {result.net.name}, {len(result.shapes.layers())} layers, "
-                  f"{t.params:,} params, {t.macs / 1e9:.3g} GMACs, output N×{out}{warn}")
+            print(
+                f"{spec}: ok: net {result.net.name}, {len(result.shapes.layers())} layers, "
+                f"{t.params:,} params, {t.macs / 1e9:.3g} GMACs, output N×{out}{warn}"
+            )
         else:
             print(f"{spec}: {len(result.errors)} error(s)", file=sys.stderr)
     if args.format == "json":

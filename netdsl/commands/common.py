@@ -66,7 +66,8 @@ def report(diags: list[Diagnostic], sources: dict[str, str], args: argparse.Name
 
 def load_plugins(args: argparse.Namespace) -> int | None:
     """Load plugins named by --plugin / NETDSL_PLUGINS / entry points; an exit code on failure."""
-    from netdsl.plugins import PluginError, load_plugins as load
+    from netdsl.plugins import PluginError
+    from netdsl.plugins import load_plugins as load
 
     try:
         load(getattr(args, "plugin", []) or [])

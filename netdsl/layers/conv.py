@@ -62,9 +62,7 @@ class _ConvParams(LayerParams):
     @model_validator(mode="after")
     def _same_needs_stride_one(self) -> Self:
         # PyTorch refuses padding='same' with a stride: the output size would be ambiguous.
-        if self.padding == "same" and any(
-            s != 1 for s in spatial(self.KIND, "stride", self.stride, self.RANK)
-        ):
+        if self.padding == "same" and any(s != 1 for s in spatial(self.KIND, "stride", self.stride, self.RANK)):
             raise ValueError(f"padding='same' needs stride 1, got stride={self.stride} (PyTorch rule)")
         return self
 
@@ -127,9 +125,7 @@ def conv_shape(p: _ConvParams, inputs: Sequence[Shape]) -> Shape:
     expect_rank(p.KIND, shape, (p.RANK + 1,), hint=_rank_hint(p, shape))
     cin = shape[0]
     if cin % p.groups:
-        raise ShapeError(
-            f"{p.KIND} groups={p.groups} must divide input channels {cin} (input {fmt_shape(shape)})"
-        )
+        raise ShapeError(f"{p.KIND} groups={p.groups} must divide input channels {cin} (input {fmt_shape(shape)})")
     if p.out_channels % p.groups:
         raise ShapeError(f"{p.KIND} groups={p.groups} must divide output channels {p.out_channels}")
     return windowed_output(p.KIND, shape, conv_windows(p, shape), p.out_channels)
@@ -164,9 +160,7 @@ def conv_build(p: _ConvParams, inputs: Sequence[Shape], output: Shape) -> nn.Mod
             bias=p.bias,
         )
     pad1 = padding if isinstance(padding, str) else padding[0]
-    return nn.Conv1d(
-        cin, p.out_channels, kernel[0], stride[0], pad1, dilation[0], groups=p.groups, bias=p.bias
-    )
+    return nn.Conv1d(cin, p.out_channels, kernel[0], stride[0], pad1, dilation[0], groups=p.groups, bias=p.bias)
 
 
 def conv_label(p: _ConvParams) -> str:

@@ -57,9 +57,7 @@ def _mul_shape(p: NoParams, inputs: Sequence[Shape]) -> Shape:
     for sizes in zip(*inputs, strict=True):
         big = max(sizes)
         if any(s not in (1, big) for s in sizes):
-            raise ShapeError(
-                f"mul needs broadcast-compatible shapes (each axis equal or 1), got {fmt_shapes(inputs)}"
-            )
+            raise ShapeError(f"mul needs broadcast-compatible shapes (each axis equal or 1), got {fmt_shapes(inputs)}")
         out.append(big)
     return tuple(out)
 

@@ -71,11 +71,9 @@ def _identity_build(p: NoParams, inputs: Sequence[Shape], output: Shape) -> nn.M
 class ZeroPadParams(LayerParams):
     """Parameters of ``zeropad``."""
 
-    padding: Annotated[int | tuple[int, int] | tuple[int, int, int, int], AfterValidator(at_least(0))] = (
-        Field(
-            description="int (all sides); for (C, H, W) a pair (h, w) or (left, right, top, bottom) "
-            "as nn.ZeroPad2d; for (C, L) a pair (left, right)"
-        )
+    padding: Annotated[int | tuple[int, int] | tuple[int, int, int, int], AfterValidator(at_least(0))] = Field(
+        description="int (all sides); for (C, H, W) a pair (h, w) or (left, right, top, bottom) "
+        "as nn.ZeroPad2d; for (C, L) a pair (left, right)"
     )
 
 
@@ -138,16 +136,13 @@ def _upsample_shape(p: UpsampleParams, inputs: Sequence[Shape]) -> Shape:
     want = _MODE_RANK.get(p.mode)
     if want is not None and want != rank:
         raise ShapeError(
-            f"upsample mode='{p.mode}' needs a {'(C, L)' if want == 2 else '(C, H, W)'} input, "
-            f"got {fmt_shape(shape)}",
+            f"upsample mode='{p.mode}' needs a {'(C, L)' if want == 2 else '(C, H, W)'} input, got {fmt_shape(shape)}",
             hint="use 'linear' for (C, L) and 'bilinear' or 'bicubic' for (C, H, W)",
         )
     # Same double-precision floor as torch's interpolate.
     out = [floor(s * p.scale_factor) for s in shape[1:]]
     if min(out) < 1:
-        raise ShapeError(
-            f"upsample scale_factor={p.scale_factor:g} shrinks {fmt_shape(shape)} to nothing ({out})"
-        )
+        raise ShapeError(f"upsample scale_factor={p.scale_factor:g} shrinks {fmt_shape(shape)} to nothing ({out})")
     return (shape[0], *out)
 
 

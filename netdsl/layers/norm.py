@@ -75,9 +75,7 @@ class LayerNormParams(LayerParams):
 
 def _normalized_shape(p: LayerNormParams, shape: Shape) -> Shape:
     if p.dims > len(shape):
-        raise ShapeError(
-            f"layernorm dims={p.dims} exceeds the {len(shape)} dimensions of its input {fmt_shape(shape)}"
-        )
+        raise ShapeError(f"layernorm dims={p.dims} exceeds the {len(shape)} dimensions of its input {fmt_shape(shape)}")
     return shape[len(shape) - p.dims :]
 
 
@@ -97,9 +95,7 @@ def _ln_cost(p: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> Cost
 def _ln_build(p: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> nn.Module:
     from torch import nn
 
-    return nn.LayerNorm(
-        list(_normalized_shape(p, inputs[0])), eps=p.eps, elementwise_affine=p.elementwise_affine
-    )
+    return nn.LayerNorm(list(_normalized_shape(p, inputs[0])), eps=p.eps, elementwise_affine=p.elementwise_affine)
 
 
 class GroupNormParams(LayerParams):

@@ -1,0 +1,109 @@
+"""``netdsl build SPEC``: compile a spec and save it as a state_dict, TorchScript or standalone Python.
+
+Outputs are written atomically: a failed build (spec error, failed
+verification, a crash while saving) leaves any previous output untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netdsl.atomic import save_atomic, write_atomic
+from netdsl.commands.common import UsageError, parse_input, parse_overrides, report
+from netdsl.errors import NetdslError
+from netdsl.pipeline import Analysis, analyze
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+_SUFFIX = {"state_dict": ".pt", "torchscript": ".pt", "python": ".py"}
+
+
+def run(args: argparse.Namespace) -> int:
+    analysis = analyze(args.spec, parse_overrides(args.overrides), parse_input(args.input))
+    if not analysis.ok:
+        report(analysis.diagnostics, analysis.sources, args)
+        return 1
+    report(analysis.warnings, analysis.sources, args)
+    out = Path(args.output or Path(args.spec).stem + _SUFFIX[args.format])
+    try:
+        return _build(args, analysis, out)
+    except NetdslError as err:
+        report(list(err.diagnostics), err.sources or analysis.sources, args)
+        return 1
+    except OSError as err:
+        print(f"netdsl build: error: cannot write {out}: {err}", file=sys.stderr)
+        return 1
+
+
+def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
+    from netdsl.codegen import CodegenError, emit
+    from netdsl.compile import build, fmt_bytes
+    from netdsl.verify import first_cause, verify
+
+    assert analysis.net is not None and analysis.shapes is not None
+    notes = []
+    module = None
+    if args.format != "python" or args.verify:
+        try:
+            module = build(analysis, seed=args.seed, init=args.init, device=args.device, optimize=args.optimize)
+        except ValueError as err:  # a bad --device or an --optimize mode this build does not offer
+            raise UsageError(str(err)) from None
+    if args.verify and module is not None:
+        cause = first_cause(verify(module, analysis))
+        if cause is not None:
+            report([cause], analysis.sources, args)
+            print(
+                f"{args.spec}: verification failed: run-time shapes disagree with the static shapes; nothing written",
+                file=sys.stderr,
+            )
+            return 1
+        notes.append(f"verified {len(analysis.shapes.nodes)} modules")
+    written: Path | None = out
+    if args.format == "python":
+        try:
+            write_atomic(out, emit(analysis))
+        except CodegenError as err:
+            print(f"netdsl build: error: cannot emit Python: {err}; use --format torchscript", file=sys.stderr)
+            return 1
+    elif args.device == "meta":
+        written = None  # a weightless file would load as silent garbage: write nothing
+        notes.append("built on the meta device: no weights, nothing written")
+    elif args.format == "torchscript":
+        assert module is not None
+        if not _save_torchscript(module, out):
+            return 1
+    else:
+        import torch
+
+        assert module is not None
+        state = module.state_dict()
+        save_atomic(out, lambda tmp: torch.save(state, tmp))
+    where = f" → {written} ({args.format}, {fmt_bytes(written.stat().st_size)})" if written else ""
+    extra = f"; {'; '.join(notes)}" if notes else ""
+    print(f"{args.spec}: net {analysis.net.name}, {analysis.shapes.total.params:,} params{where}{extra}")
+    return 0
+
+
+def _save_torchscript(module: nn.Module, out: Path) -> bool:
+    import torch
+
+    with warnings.catch_warnings():
+        # The user asked for TorchScript by name; its deprecation notice is noise here.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            scripted = torch.jit.script(module)
+        except Exception as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            print(
+                f"netdsl build: error: TorchScript cannot compile this net: {first}; use --format state_dict or python",
+                file=sys.stderr,
+            )
+            return False
+        save_atomic(out, lambda tmp: torch.jit.save(scripted, str(tmp)))
+    return True

@@ -1,0 +1,77 @@
+"""``netdsl render SPEC``: draw the net with graphviz as SVG, PNG, PDF or DOT source."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from netdsl.atomic import write_atomic
+from netdsl.commands.common import UsageError, parse_input, parse_overrides, report
+from netdsl.pipeline import analyze
+
+SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+INSTALL_HINT = (
+    "install graphviz with `sudo apt-get install graphviz` (Debian/Ubuntu; `brew install graphviz` on macOS), "
+    "or write the DOT source with --format dot"
+)
+
+
+def output_and_format(spec: str, output: str | None, fmt: str | None) -> tuple[Path, str]:
+    """The file to write and its format: --format, else OUT's suffix, else svg; OUT defaults to SPEC's stem."""
+    if output is None:
+        fmt = fmt or "svg"
+        return Path(f"{Path(spec).stem}.{fmt}"), fmt
+    suffix = Path(output).suffix.lower()
+    if fmt is None:
+        if suffix and suffix not in SUFFIXES:
+            raise UsageError(f"cannot tell the format of {output!r} from its suffix; pass --format svg|png|pdf|dot")
+        fmt = SUFFIXES.get(suffix, "svg")
+    return Path(output), fmt
+
+
+def _missing_dot(fmt: str) -> int:
+    print(
+        f"netdsl render: error: graphviz's `dot` program is not on PATH; it is needed for --format {fmt}\n"
+        f"  hint: {INSTALL_HINT}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.depth is not None and args.depth < 1:
+        raise UsageError("--depth must be at least 1")
+    out, fmt = output_and_format(args.spec, args.output, args.format)
+    if fmt != "dot" and shutil.which("dot") is None:
+        return _missing_dot(fmt)  # before the (slower) analysis: nothing could be written anyway
+    result = analyze(args.spec, parse_overrides(args.overrides), parse_input(args.input))
+    if not result.ok or result.shapes is None:
+        report(result.diagnostics, result.sources, args)
+        return 1
+    report(result.warnings, result.sources, args)
+
+    import graphviz
+
+    from netdsl.render import RenderOptions, to_dot
+
+    source = to_dot(result.shapes, RenderOptions(args.depth, args.expand, args.direction))
+    if fmt == "dot":
+        data = source.encode("utf-8")
+    else:
+        try:
+            data = graphviz.Source(source).pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            return _missing_dot(fmt)
+        except graphviz.CalledProcessError as err:  # a crash inside dot: report it, keep any old output
+            detail = (err.stderr or b"").decode("utf-8", "replace").strip()
+            print(
+                f"netdsl render: error: graphviz `dot` failed (exit {err.returncode})"
+                + (f": {detail}" if detail else ""),
+                file=sys.stderr,
+            )
+            return 1
+    write_atomic(out, data)
+    print(f"wrote {out} ({fmt})")
+    return 0

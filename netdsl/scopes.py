@@ -1,0 +1,190 @@
+"""The lowering pass's bookkeeping: limits, module scopes and their names, the context, diagnostics.
+
+:class:`LowererBase` holds the state and services the tree walk of
+:mod:`netdsl.lower` relies on: recording each diagnostic once, evaluating
+expressions into diagnostics, counting nodes against the limits, and claiming
+module names in a scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from netdsl import syntax as S
+from netdsl.errors import Abort, Diagnostic, Frame, Span, did_you_mean
+from netdsl.expr import EvalError, NeedsShape, UndefinedName, Value, evaluate, type_name
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards against specs that would exhaust the machine; generous for any real net."""
+
+    max_repeat: int = 10_000
+    max_nodes: int = 200_000
+    max_depth: int = 64
+
+
+@dataclass
+class Namer:
+    """Names of one module scope: explicit labels, positional indices and captured values."""
+
+    prefix: str
+    index: int = 0
+    used: dict[str, Span] = field(default_factory=dict)
+    values: set[str] = field(default_factory=lambda: {"in"})
+
+    def qual(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fork(self) -> Namer:
+        return Namer(self.prefix, self.index, dict(self.used), set(self.values))
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Where the lowering pass stands: values in scope, the module scope, the block chain."""
+
+    env: Mapping[str, Value]
+    namer: Namer
+    chain: tuple[Frame, ...]
+    blocks: tuple[str, ...]  # active block definitions, for recursion detection
+    depth: int
+    poisoned: frozenset[str] = frozenset()  # names whose definition failed (already reported)
+
+
+# Hints that do not depend on the case; a call may still pass its own (or hint=None).
+HINTS = {
+    "E102": "labels must be unique within a block, group or net",
+    "E111": "pass the value as a block parameter instead",
+    "E122": "each statement inside the braces is one path from the same input",
+    "E123": "put it before the merge",
+    "E124": "write each path on its own line (or separate them with `;`); `{}` is the input unchanged",
+    "E130": "blocks cannot be recursive; use `repeat` for depth",
+    "E132": "check the repeat counts; real nets have far fewer nodes",
+    "E142": "add `input(3, 224, 224)` to the net, or pass --input 3x224x224",
+    "E144": "a block's input is whatever flows into it",
+}
+
+
+# Names from PyTorch and the literature that difflib cannot match (``ReLU`` → ``relu``, ``fc`` → ``linear``).
+_SYNONYMS = {"fc": "linear", "dense": "linear", "bn": "batchnorm", "pool": "maxpool", "leakyrelu": "leaky_relu"}
+
+
+def suggest_layer(name: str, candidates: list[str]) -> str | None:
+    """A did-you-mean for an unknown layer: close spellings, PyTorch class names, common synonyms."""
+
+    def norm(n: str) -> str:
+        n = n.lower().replace("_", "")
+        return n[:-2] if n.endswith(("1d", "2d")) and n[:-2] not in ("conv",) else n
+
+    for match in (
+        [c for c in candidates if c.lower() == name.lower()],
+        [c for c in candidates if norm(c) == norm(name)],
+        [_SYNONYMS[norm(name)]] if norm(name) in _SYNONYMS else [],
+    ):
+        if match:
+            return f"did you mean `{match[0]}`?"
+    return did_you_mean(name, candidates) or did_you_mean(name.lower(), candidates)
+
+
+def source_text(span: Span, sources: Mapping[str, str]) -> str:
+    """The text a span covers (for showing an `if` condition in tables and diagrams)."""
+    lines = sources.get(span.file, "").splitlines()
+    if not 1 <= span.line <= len(lines):
+        return ""
+    if span.end_line == span.line:
+        return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    return lines[span.line - 1][span.col - 1 :] + " …"
+
+
+class LowererBase:
+    """The lowering pass's state and services: diagnostics, evaluation, counting, naming."""
+
+    def __init__(
+        self,
+        blocks: Mapping[str, S.BlockDef],
+        limits: Limits | None = None,
+        sources: Mapping[str, str] | None = None,
+        incomplete: bool = False,
+    ):
+        """``incomplete``: an import failed (already reported), so unknown names may be its blocks: stay silent."""
+        self.blocks = blocks
+        self.incomplete = incomplete
+        self._unknown_at: dict[str, int] = {}  # unknown name → index of its diagnostic
+        self.sources = sources or {}
+        self.limits = limits or Limits()
+        self.diagnostics: list[Diagnostic] = []
+        self._seen: set[tuple[str, Span | None, str]] = set()
+        self._serial = 0
+        self.nodes = 0
+
+    # ------------------------------------------------------------- reporting
+    def error(self, code: str, message: str, span: Span | None, ctx: Ctx | None = None, **kw: Any) -> None:
+        """Record a diagnostic; the same mistake reached again (a block used 16 times) is recorded once."""
+        key = (code, span, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        kw.setdefault("hint", HINTS.get(code))
+        self.diagnostics.append(Diagnostic(code, message, span, chain=ctx.chain if ctx else (), **kw))
+
+    def _eval(self, e: S.Expr, ctx: Ctx, env: Mapping[str, Value] | None = None) -> Value:
+        try:
+            return evaluate(e, ctx.env if env is None else env)
+        except NeedsShape as err:
+            msg = f"`{err.text}` (the block's input shape) may only be used in an `if` condition"
+            self.error("E111", msg, err.span, ctx)
+            raise Abort() from None
+        except UndefinedName as err:
+            if err.name not in ctx.poisoned:  # else its definition failed and was reported already
+                self.error(err.code, err.message, err.span, ctx, hint=err.hint)
+            raise Abort() from None
+        except EvalError as err:
+            self.error(err.code, err.message, err.span, ctx, hint=err.hint)
+            raise Abort() from None
+        except RecursionError:
+            self.error("E112", "expression nested too deeply", e.span, ctx)
+            raise Abort() from None
+
+    def _report(self, ctx: Ctx) -> Any:
+        return lambda code, message, span, **kw: self.error(code, message, span, ctx, **kw)
+
+    def _evaluator(self, ctx: Ctx) -> Any:
+        return lambda e, env: self._eval(e, ctx, env)
+
+    def _serial_id(self, ctx: Ctx, what: str) -> str:
+        self._serial += 1
+        return f"{ctx.namer.prefix}#{what}{self._serial}"
+
+    def _count(self, span: Span, ctx: Ctx) -> None:
+        self.nodes += 1
+        if self.nodes > self.limits.max_nodes:
+            self.error("E132", f"the net expands to more than {self.limits.max_nodes} nodes", span, ctx)
+            raise Abort()
+
+    def _label(self, label: S.Label | None, ctx: Ctx) -> str | None:
+        if label is None:
+            return None
+        if label.index is None:
+            return label.name
+        v = self._eval(label.index, ctx)
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            self.error("E145", f"a label index must be an integer, got {type_name(v)}", label.index.span, ctx)
+            raise Abort()
+        return f"{label.name}{v}"
+
+    def _claim(self, name: str | None, span: Span, ctx: Ctx) -> str:
+        """Reserve a module name in the current scope (the next index when unlabelled)."""
+        ns = ctx.namer
+        if name is None:
+            name = str(ns.index)
+        elif name in ns.used:
+            # The message names no instance, so one mistake in a block used many times is one error.
+            first = f"`{name}` is first used at {ns.used[name]}"
+            self.error("E102", f"duplicate module name `{name}`", span, ctx, notes=(first,))
+            raise Abort()
+        ns.index += 1
+        ns.used[name] = span
+        return name

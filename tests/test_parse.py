@@ -1,0 +1,333 @@
+"""Pass 1, text → syntax tree: every construct, its spans, separators, and syntax errors as diagnostics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from netdsl import syntax as S
+from netdsl.errors import Diagnostic, Span
+from netdsl.parse import parse_text
+from netdsl.pipeline import analyze
+from netdsl.syntax_errors import _EXAMPLES, example_labels_that_parse
+
+
+def parse(text: str) -> S.Module:
+    mod = parse_text(text, "t.net")
+    assert isinstance(mod, S.Module), mod
+    return mod
+
+
+def body(text: str) -> tuple[S.Stmt, ...]:
+    """The statements of a one-net file."""
+    (net,) = parse(text).blocks
+    return net.body.stmts
+
+
+def stmt(text: str) -> S.Stmt:
+    """One statement, parsed inside `net A { ... }` (on line 2, from column 1)."""
+    (only,) = body("net A {\n" + text + "\n}")
+    return only
+
+
+def node(text: str) -> S.Node:
+    n = stmt(text)
+    assert isinstance(n, S.Node)
+    return n
+
+
+def expr(text: str) -> S.Expr:
+    (only,) = body(f"net A {{ let x = {text} }}")
+    assert isinstance(only, S.Let)
+    return only.value
+
+
+def sp(line: int, col: int, end_line: int, end_col: int) -> Span:
+    return Span("t.net", line, col, end_line, end_col)
+
+
+# ---------------------------------------------------------------------------- top level
+
+
+def test_net_with_parameters_and_defaults() -> None:
+    mod = parse("net LeNet(num_classes=10, size) {\n    input(1, size, size)\n}\n")
+    (net,) = mod.blocks
+    assert net.is_net and net.name == "LeNet"
+    assert net.name_span == sp(1, 5, 1, 10)
+    assert net.span == sp(1, 1, 3, 2)
+    a, b = net.params
+    assert a.name == "num_classes" and a.default == S.Lit(10, sp(1, 23, 1, 25))
+    assert b.name == "size" and b.default is None
+    (inp,) = net.body.stmts
+    assert isinstance(inp, S.Input) and inp.args[0].value == S.Lit(1, sp(2, 11, 2, 12))
+
+
+def test_blocks_imports_and_requires() -> None:
+    mod = parse('import "lib/resnet.net"\nrequires "netdsl-extra", "other"\nblock B { relu }\nblock C() { relu }\n')
+    assert [i.path for i in mod.imports] == ["lib/resnet.net"]
+    assert mod.imports[0].span == sp(1, 1, 1, 24)
+    assert mod.requires[0].plugins == ("netdsl-extra", "other")
+    assert [(b.name, b.is_net, b.params) for b in mod.blocks] == [("B", False, ()), ("C", False, ())]
+
+
+def test_comments_blank_lines_and_semicolons() -> None:
+    text = "# header\n\nnet A {  # trailing\n\n    relu; sigmoid  # two\n    ;\n    # own line\n    tanh;\n}\n# end\n"
+    stmts = body(text)
+    assert [s.core.name for s in stmts if isinstance(s, S.Node) and isinstance(s.core, S.Call)] == [
+        "relu",
+        "sigmoid",
+        "tanh",
+    ]
+
+
+def test_newlines_inside_parentheses_and_brackets_are_ignored() -> None:
+    n = node("conv2d(64,\n    3,  # kernel\n    stride=2\n)")
+    assert isinstance(n.core, S.Call)
+    assert [a.name for a in n.core.args] == [None, None, "stride"]
+    assert n.span == sp(2, 1, 5, 2)  # the call spans its four lines
+    (let,) = body("net A { let d = [3,\n 4,\n 6] }")
+    assert isinstance(let, S.Let) and isinstance(let.value, S.TupleLit) and len(let.value.items) == 3
+
+
+def test_brace_on_the_next_line_and_else_on_its_own_line() -> None:
+    text = """net A(x=1)
+{
+    if x > 1
+    {
+        relu
+    }
+    elif x > 0 {
+        tanh
+    }
+    else
+    {
+        sigmoid
+    }
+}"""
+    (net,) = parse(text).blocks
+    (if_,) = net.body.stmts
+    assert isinstance(if_, S.If) and len(if_.branches) == 2 and if_.orelse is not None
+
+
+def test_a_conditional_expression_does_not_swallow_the_newline() -> None:
+    # `if` inside an expression is no statement header: the newline after it still ends the `let`.
+    stmts = body("net A(x=1) {\n    let y = 2 if x > 1 else 3\n    relu\n    add { relu; tanh }\n}")
+    assert [type(s).__name__ for s in stmts] == ["Let", "Node", "Node"]
+
+
+# ---------------------------------------------------------------------------- statements
+
+
+def test_layer_call_arguments_and_spans() -> None:
+    n = node("conv2d(64, 3, stride=2, bias=false)")
+    call = n.core
+    assert isinstance(call, S.Call) and not call.inline and call.name == "conv2d"
+    assert call.name_span == sp(2, 1, 2, 7)
+    assert call.span == sp(2, 1, 2, 36)
+    pos, _, kw, b = call.args
+    assert pos == S.Arg(None, S.Lit(64, sp(2, 8, 2, 10)), sp(2, 8, 2, 10))
+    assert kw.name == "stride" and kw.span == sp(2, 15, 2, 23) and kw.value == S.Lit(2, sp(2, 22, 2, 23))
+    assert b.name == "bias" and isinstance(b.value, S.Lit) and b.value.value is False
+
+
+def test_bare_name_is_a_call_without_arguments() -> None:
+    call = node("relu").core
+    assert call == S.Call("relu", (), False, sp(2, 1, 2, 5), sp(2, 1, 2, 5))
+
+
+def test_label_and_label_template() -> None:
+    n = node("conv1: conv2d(64, 7)")
+    assert n.label == S.Label("conv1", None, sp(2, 1, 2, 6))
+    assert n.span == sp(2, 1, 2, 21)
+    t = node("denselayer[i + 1]: DenseLayer(32)")
+    assert t.label is not None and t.label.name == "denselayer"
+    assert isinstance(t.label.index, S.BinOp) and t.label.index.op == "add"
+
+
+def test_inline_block_and_capture() -> None:
+    n = node("inline Stage(64) -> skip")
+    assert isinstance(n.core, S.Call) and n.core.inline and n.core.name == "Stage"
+    assert n.capture == "skip"
+    use = stmt("@skip")
+    assert use == S.Use("skip", sp(2, 1, 2, 6))
+
+
+def test_merge_paths_and_identity() -> None:
+    n = node("add {\n    { conv2d(64, 3); relu }\n    downsample: { conv2d(64, 1) }\n    {}\n}")
+    merge = n.core
+    assert isinstance(merge, S.Merge) and merge.name == "add" and merge.args == ()
+    a, b, c = merge.paths.stmts
+    assert isinstance(a, S.Node) and isinstance(a.core, S.Group) and len(a.core.body.stmts) == 2
+    assert isinstance(b, S.Node) and b.label is not None and b.label.name == "downsample"
+    assert isinstance(c, S.Node) and isinstance(c.core, S.Group) and c.core.body.stmts == ()
+    cat = node("concat(dim=0) { relu; tanh }").core
+    assert isinstance(cat, S.Merge) and [a.name for a in cat.args] == ["dim"] and len(cat.paths.stmts) == 2
+
+
+def test_groups_labelled_and_not() -> None:
+    g = node("features: { conv2d(8, 3); relu }")
+    assert g.label is not None and isinstance(g.core, S.Group) and len(g.core.body.stmts) == 2
+    u = node("{ relu }")
+    assert u.label is None and isinstance(u.core, S.Group)
+
+
+def test_repeat_forms() -> None:
+    r = node("repeat 3 relu").core
+    assert isinstance(r, S.Repeat) and r.var is None and r.label is None and isinstance(r.core, S.Call)
+    r = node("layer1: repeat depths[0] as i Bottleneck(64, 2 if i == 0 else 1)")
+    assert isinstance(r.core, S.Repeat) and r.core.var == "i" and isinstance(r.core.count, S.Index)
+    r = node("repeat 4 as k denseblock[k + 1]: repeat 6 as j denselayer[j + 1]: DenseLayer(32)").core
+    assert isinstance(r, S.Repeat) and r.label is not None and r.label.name == "denseblock"
+    inner = r.core
+    assert isinstance(inner, S.Repeat) and inner.var == "j" and inner.label is not None
+    g = node("repeat 2 { conv2d(8, 3); relu }").core
+    assert isinstance(g, S.Repeat) and isinstance(g.core, S.Group)
+
+
+def test_if_elif_else_and_let() -> None:
+    s = stmt("if in.c != planes * 4 { relu } elif x { tanh } else { sigmoid }")
+    assert isinstance(s, S.If)
+    (c1, b1), (c2, _) = s.branches
+    assert isinstance(c1, S.BinOp) and c1.op == "ne" and isinstance(c1.left, S.Attr) and c1.left.name == "c"
+    assert c1.span == sp(2, 4, 2, 22)
+    assert isinstance(c2, S.Name) and s.orelse is not None and len(b1.stmts) == 1
+    only_if = stmt("if deep { relu }")
+    assert isinstance(only_if, S.If) and only_if.orelse is None and len(only_if.branches) == 1
+    let = stmt("let width = 64 * 2")
+    assert isinstance(let, S.Let) and let.name == "width" and let.span == sp(2, 1, 2, 19)
+
+
+# ---------------------------------------------------------------------------- expressions
+
+
+def _shape(e: S.Expr) -> object:
+    """A compact structural view of an expression, spans dropped."""
+    if isinstance(e, S.Lit):
+        return e.value
+    if isinstance(e, S.Name):
+        return e.id
+    if isinstance(e, S.BinOp):
+        return (e.op, _shape(e.left), _shape(e.right))
+    if isinstance(e, S.Unary):
+        return (e.op, _shape(e.operand))
+    if isinstance(e, S.Cond):
+        return ("if", _shape(e.test), _shape(e.then), _shape(e.orelse))
+    if isinstance(e, S.TupleLit):
+        return ("tuple", *map(_shape, e.items))
+    if isinstance(e, S.Index):
+        return ("index", _shape(e.obj), _shape(e.index))
+    if isinstance(e, S.Attr):
+        return ("attr", _shape(e.obj), e.name)
+    assert isinstance(e, S.Func)
+    return ("call", e.name, *map(_shape, e.args))
+
+
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        ("1 + 2 * 3", ("add", 1, ("mul", 2, 3))),
+        ("(1 + 2) * 3", ("mul", ("add", 1, 2), 3)),
+        ("8 - 2 - 1", ("sub", ("sub", 8, 2), 1)),
+        ("2 ** 3 ** 2", ("pow", 2, ("pow", 3, 2))),
+        ("-2 ** 2", ("neg", ("pow", 2, 2))),
+        ("2 ** -1", ("pow", 2, ("neg", 1))),
+        ("a // b % c", ("mod", ("floordiv", "a", "b"), "c")),
+        ("a / b", ("truediv", "a", "b")),
+        ("not a and b or c", ("or", ("and", ("not", "a"), "b"), "c")),
+        ("a <= b", ("le", "a", "b")),
+        ("x >= 1 and x != 3", ("and", ("ge", "x", 1), ("ne", "x", 3))),
+        ("a if c else b", ("if", "c", "a", "b")),
+        ("1 if a else 2 if b else 3", ("if", "a", 1, ("if", "b", 2, 3))),
+        ("(1, 7)", ("tuple", 1, 7)),
+        ("(3,)", ("tuple", 3)),
+        ("[3, 4, 6, 3]", ("tuple", 3, 4, 6, 3)),
+        ("[]", ("tuple",)),
+        ("depths[s][0]", ("index", ("index", "depths", "s"), 0)),
+        ("in.c * 2", ("mul", ("attr", "in", "c"), 2)),
+        ("max(a, b + 1)", ("call", "max", "a", ("add", "b", 1))),
+        ("1_000", 1000),
+        ("2.5e-3", 0.0025),
+        ("'same'", "same"),
+        ('"valid"', "valid"),
+        ("true", True),
+    ],
+)
+def test_expression_precedence(text: str, tree: object) -> None:
+    assert _shape(expr(text)) == tree
+
+
+def test_expression_spans() -> None:
+    e = expr("a + b * 2")
+    assert e.span == sp(1, 17, 1, 26)
+    assert isinstance(e, S.BinOp) and e.right.span == sp(1, 21, 1, 26)
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def test_bad_examples_all_fail_to_parse() -> None:
+    assert example_labels_that_parse() == []
+
+
+@pytest.mark.parametrize("label", sorted(_EXAMPLES))
+def test_each_label_is_produced_by_its_first_example(label: str) -> None:
+    d = parse_text(_EXAMPLES[label][0], "t.net")
+    assert isinstance(d, Diagnostic) and d.code == "E002"
+    assert d.hint == label
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "line", "col"),
+    [
+        ("net A { relu", "E002", 1, 13),
+        ("net A {\n  conv2d(64, 3\n  relu\n}", "E002", 2, 15),  # moved back to where `)` is missing
+        ("net A { relu $ }", "E001", 1, 14),
+        ("net A(in=3) { relu }", "E002", 1, 7),  # `in` is reserved
+        ("net A { input(3, 8, 8)\n repeat 3 as { relu } }", "E002", 2, 14),
+    ],
+)
+def test_syntax_errors_are_diagnostics(text: str, code: str, line: int, col: int) -> None:
+    d = parse_text(text, "t.net")
+    assert isinstance(d, Diagnostic), d
+    assert (d.code, d.span and (d.span.line, d.span.col)) == (code, (line, col))
+
+
+def test_empty_file_parses_to_an_empty_module() -> None:
+    mod = parse_text("# only a comment\n", "t.net")
+    assert isinstance(mod, S.Module) and mod.blocks == ()
+
+
+def test_pathological_nesting_is_a_diagnostic_not_a_crash() -> None:
+    deep = "net A { input(3, 8, 8)\n conv2d(" + "1 + " * 5000 + "3, 3) }"
+    d = parse_text(deep, "t.net")
+    assert isinstance(d, Diagnostic) and d.code == "E003"
+    braces = "net A { input(3, 8, 8)\n" + "{" * 3000 + "relu" + "}" * 3000 + "}"
+    d = parse_text(braces, "t.net")
+    assert isinstance(d, Diagnostic) and d.code == "E003"
+    parens = "net A { input(3, 8, 8)\n conv2d(" + "(" * 20000 + "3" + ")" * 20000 + ", 3) }"
+    assert isinstance(parse_text(parens, "t.net"), S.Module)  # parentheses do not nest the tree
+
+
+# ---------------------------------------------------------------------------- the language reference's examples
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
+_FENCE = re.compile(r"^```netdsl\n(.*?)^```", re.S | re.M)
+EXAMPLES = _FENCE.findall(DOC.read_text(encoding="utf-8"))
+
+
+def test_the_reference_has_examples() -> None:
+    assert len(EXAMPLES) >= 15
+
+
+@pytest.mark.parametrize("text", EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))])
+def test_reference_examples_parse_and_check(text: str, tmp_path: Path) -> None:
+    first = next(ln.split()[0] for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+    assert first in ("net", "block", "import", "requires"), "examples are whole files"
+    assert isinstance(parse_text(text, "doc.net"), S.Module), parse_text(text, "doc.net")
+    if re.search(r"^net ", text, re.M) and "requires" not in text:
+        spec = tmp_path / "doc.net"
+        spec.write_text(text, encoding="utf-8")
+        result = analyze(spec)
+        assert result.ok, [f"{d.code} {d.span}: {d.message}" for d in result.errors]
