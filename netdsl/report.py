@@ -63,7 +63,7 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
-def _human(n: int) -> str:
+def human(n: int) -> str:
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.2f}{unit}"
@@ -134,7 +134,7 @@ def _footer_lines(t: Totals) -> list[str]:
         f"Total params: {t.params:,}",
         f"Trainable params: {t.trainable:,}",
         f"Non-trainable buffers: {t.buffers:,}",
-        f"MACs: {t.macs:,} ({_human(t.macs)})   FLOPs: {t.flops:,} ({_human(t.flops)})",
+        f"MACs: {t.macs:,} ({human(t.macs)})   FLOPs: {t.flops:,} ({human(t.flops)})",
         "  (MACs of conv and linear layers; bias, normalisation, activations and pooling not counted; "
         "FLOPs = 2 × MACs, as torchvision and fvcore count)",
         f"Parameter memory: {t.param_mb:.2f} MB (float32, params + buffers)",

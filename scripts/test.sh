@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "== ruff" && .venv/bin/ruff check netdsl tests benchmarks
+echo "== ruff" && .venv/bin/ruff check netdsl tests benchmarks scripts
 echo "== ruff format" && .venv/bin/ruff format --check netdsl
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest" && .venv/bin/python -m pytest -q "$@"

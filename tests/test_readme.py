@@ -64,3 +64,19 @@ def test_console_example(command: str, expected: str) -> None:
             shown = shown[:-1]
             actual = actual[: len(shown)]
         assert actual == shown
+
+
+@pytest.mark.parametrize("code", _blocks("python"), ids=lambda c: c.splitlines()[1][:40])
+def test_python_example(code: str) -> None:
+    done = subprocess.run(["python", "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_render_docs_command_regenerates_the_diagrams() -> None:
+    assert "bash scripts/render_docs.sh" in README
+    done = subprocess.run(["bash", "scripts/render_docs.sh"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("lenet5.svg", "resnet50.svg"):
+        text = (ROOT / "docs" / "images" / name).read_text()
+        assert text.lstrip().startswith("<?xml") and "</svg>" in text
+        assert f"docs/images/{name}" in README

@@ -8,6 +8,7 @@ import sys
 
 from netdsl.commands.common import parse_input, parse_overrides, report
 from netdsl.pipeline import analyze
+from netdsl.report import human
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
             print(
                 f"{spec}: ok: net {result.net.name}, {len(result.shapes.layers())} layers, "
-                f"{t.params:,} params, {t.macs / 1e9:.3g} GMACs, output N×{out}{warn}"
+                f"{t.params:,} params, {human(t.macs)} MACs, output N×{out}{warn}"
             )
         else:
             print(f"{spec}: {len(result.errors)} error(s)", file=sys.stderr)
