@@ -65,3 +65,37 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)))
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Medians of an A/B comparison measured in alternating pairs."""
+
+    a: float  # median seconds of A
+    b: float  # median seconds of B
+    ratio: float  # median over pairs of a/b: each pair ran back to back, so drift cancels
+
+    @property
+    def spread(self) -> str:
+        return f"{self.a * 1000:.0f} ms vs {self.b * 1000:.0f} ms"
+
+
+def paired_time(a: Callable[[], object], b: Callable[[], object], pairs: int, warmup: int = 1) -> Paired:
+    """Time ``a`` and ``b`` alternately (AB BA AB …) after ``warmup`` calls of each; medians and median ratio.
+
+    Alternating the order within pairs cancels any advantage of running first or
+    second (caches, allocator state); the ratio of each pair cancels slow drift
+    of the machine (other processes, clock changes) over the whole run.
+    """
+    for _ in range(warmup):
+        a()
+        b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for i in range(pairs):
+        for fn, out in ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    ratio = statistics.median(x / y for x, y in zip(ta, tb, strict=True))
+    return Paired(statistics.median(ta), statistics.median(tb), ratio)

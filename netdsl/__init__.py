@@ -6,7 +6,8 @@ Public API::
     netdsl.load(path, **params)   -> torch.nn.Module
 
 ``params`` override the net's parameters (``num_classes=10``); ``input=(1, 28, 28)``
-overrides the declared input shape.
+overrides the declared input shape; ``limits=netdsl.limits.Limits(max_nodes=…)``
+raises or lowers the guards against runaway specs (see :mod:`netdsl.limits`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def analyze(path: str | Path, **params: Any) -> Analysis:
     from netdsl.pipeline import analyze as _analyze
 
     shape = params.pop("input", None)
-    return _analyze(path, params, tuple(shape) if shape else None)
+    limits = params.pop("limits", None)
+    return _analyze(path, params, tuple(shape) if shape else None, limits)
 
 
 def load(path: str | Path, **params: Any) -> nn.Module:

@@ -4,18 +4,24 @@ argparse (standard library) keeps start-up instant; each subcommand's work
 lives in :mod:`netdsl.commands` and is imported only when that command runs,
 so ``check`` and ``shapes`` never import torch or graphviz.
 
-Exit codes: 0 success, 1 errors in a spec, 2 usage errors, 3 a plugin failed to load.
+Exit codes: 0 success, 1 errors in a spec, 2 usage errors, 3 a plugin failed to load,
+4 an internal error (a netdsl bug, reported in one line; ``NETDSL_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from dataclasses import fields
 
 from netdsl import __version__
+from netdsl.limits import DESCRIPTIONS, Limits, env_name, option_name, parse_limit
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_PLUGIN = 0, 1, 2, 3
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_PLUGIN, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 EPILOG = """\
 examples:
@@ -26,7 +32,7 @@ examples:
   netdsl render specs/resnet50.net -o resnet50.svg
   netdsl layers conv2d
 
-exit codes: 0 ok, 1 errors in the spec, 2 usage error, 3 a plugin failed to load.
+exit codes: 0 ok, 1 errors in the spec, 2 usage error, 3 a plugin failed to load, 4 internal error.
 Language reference: docs/language.md
 """
 
@@ -49,6 +55,36 @@ def _spec_options(p: argparse.ArgumentParser) -> None:
         help="import a plugin module that registers layer kinds (repeatable)",
     )
     p.add_argument("--no-color", action="store_true", help="plain diagnostics, even on a terminal")
+    _limit_options(p)
+
+
+def _limit_type(field: str) -> object:
+    def convert(text: str) -> int | float | None:
+        try:
+            return parse_limit(field, text, option_name(field))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    """One option per limit of :class:`netdsl.limits.Limits`, e.g. ``--max-nodes N``, ``--timeout SECONDS``."""
+    group = p.add_argument_group(
+        "limits",
+        "guards against runaway specs, generous for any real net; each is also read from the environment "
+        "(NETDSL_MAX_NODES=…, NETDSL_TIMEOUT=…)",
+    )
+    for f in fields(Limits):
+        default = f.default
+        shown = f"{default:g}" if isinstance(default, float) else f"{default:,}" if isinstance(default, int) else "none"
+        group.add_argument(
+            option_name(f.name),
+            dest=f"limit_{f.name}",
+            metavar="SECONDS" if f.name == "timeout" else "N",
+            type=_limit_type(f.name),  # type: ignore[arg-type]
+            help=f"{DESCRIPTIONS[f.name]} (default {shown}; env {env_name(f.name)})",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         choices=["state_dict", "torchscript", "python"],
-        default="state_dict",
-        help="state_dict (.pt), torchscript (.pt via torch.jit.script) or python (standalone source)",
+        help="state_dict (.pt, the default), torchscript (.pt via torch.jit.script; the default and the only "
+        "choice with --optimize inference) or python (standalone source)",
     )
     p.add_argument("--seed", type=int, help="seed the initialisation: the same seed gives bit-identical weights")
     p.add_argument(
@@ -123,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--optimize",
         choices=["none", "inference"],
         default="none",
-        help="inference: fold BatchNorm into convs, drop dropout, channels_last where faster",
+        help="inference: fold BatchNorm into convs, drop dropout, freeze the weights into an inference-only "
+        "TorchScript module (saved as torchscript)",
     )
     _spec_options(p)
 
@@ -152,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):  # like KeyboardInterrupt: no `except Exception` swallows it
+    """SIGTERM, turned into an exception so that `finally` blocks run (no temporary output is left)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``netdsl`` console script."""
     parser = build_parser()
@@ -164,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from netdsl.commands import common
 
+    # A `kill` midway through writing an output must not leave a temporary file beside it (nor
+    # touch the previous output): the handler unwinds like Ctrl-C. Only the main thread may set it.
+    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    if previous is not None:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return common.dispatch(args)
     except common.UsageError as err:
@@ -172,5 +222,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("netdsl: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("netdsl: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as err:  # the machine's trouble, not netdsl's: a full disk, an unwritable directory
+        print(f"netdsl {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_SPEC
+    except Exception as err:  # a netdsl bug, never the user's mistake: one line, not a traceback
+        if os.environ.get("NETDSL_DEBUG"):
+            raise
+        print(
+            f"netdsl {args.command}: internal error: {type(err).__name__}: {str(err)[:500]}\n"
+            "  this is a bug in netdsl: please report it with the spec; NETDSL_DEBUG=1 shows the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -41,12 +41,19 @@ from torch.fx.graph import PythonCode
 from netdsl import ir
 from netdsl.errors import Diagnostic, NetdslError
 from netdsl.initialise import POLICIES, initialise
+from netdsl.limits import Limits
 from netdsl.pipeline import Analysis, analyze
 from netdsl.registry import REGISTRY
 from netdsl.shapes import ShapeResult
 
 #: Bytes per parameter/buffer element the memory guard assumes (float32).
 BYTES_PER_ELEMENT = 4
+
+#: Values of ``optimize=``; see :mod:`netdsl.optimize`.
+OPTIMIZE = (None, "none", "inference")
+
+#: Batch size of the example input ``optimize="inference"`` traces and checks with.
+OPTIMIZE_BATCH = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +270,11 @@ def build(
     """Compile a checked spec (see :func:`load` for the options)."""
     if init not in POLICIES:
         raise ValueError(f"init must be one of {', '.join(POLICIES)}, got {init!r}")
-    if optimize not in (None, "none"):
-        raise ValueError(f"optimize={optimize!r} is not supported yet; use optimize=None")
+    if optimize not in OPTIMIZE:
+        raise ValueError(f"optimize must be one of None, {', '.join(map(repr, OPTIMIZE[1:]))}; got {optimize!r}")
     target = _device(device)
+    if optimize == "inference" and target.type == "meta":
+        raise ValueError("optimize='inference' runs the model, so it needs weights: it cannot use device='meta'")
     analysis.raise_for_errors()
     assert analysis.net is not None and analysis.shapes is not None
     if target.type != "meta":
@@ -277,7 +286,13 @@ def build(
         # Built on the CPU then moved, so a seed gives the same weights on every device.
         module = instantiate(plan(analysis))
         initialise(module, init)
-    return module if target.type == "cpu" else module.to(target)
+    module = module if target.type == "cpu" else module.to(target)
+    if optimize == "inference":
+        from netdsl.optimize import example_input, optimize_for_inference
+
+        example = example_input(analysis.shapes.input_shape, OPTIMIZE_BATCH, target)
+        return optimize_for_inference(module, example).module
+    return module
 
 
 def load(
@@ -288,6 +303,7 @@ def load(
     init: str = "default",
     device: str = "cpu",
     optimize: str | None = None,
+    limits: Limits | None = None,
     **params: Any,
 ) -> nn.Module:
     """Compile the spec at ``path`` into a ``torch.nn.Module``.
@@ -296,11 +312,23 @@ def load(
     arguments override net parameters (``num_classes=10``). ``seed`` makes the
     initial weights reproducible without touching the caller's RNG state;
     ``init`` is ``"default"`` (PyTorch's), ``"kaiming"`` or ``"xavier"``;
-    ``device="meta"`` builds without allocating. Raises
+    ``device="meta"`` builds without allocating; ``limits`` raises or lowers the
+    front end's guards (:class:`netdsl.limits.Limits`). Raises
     :class:`netdsl.errors.NetdslError` carrying the diagnostics if the spec has
     errors or the parameters would not fit in memory.
+
+    ``optimize="inference"`` returns an inference-only module instead (see
+    :mod:`netdsl.optimize`): BatchNorms folded into the convolutions, dropout
+    removed, weights frozen into TorchScript, checked on a random batch of one
+    against the eval-mode model. On a CPU it is a
+    :class:`netdsl.optimize.OnednnModule` (an ``nn.Module`` whose ``scripted``
+    attribute is the frozen ``torch.jit.ScriptModule``), elsewhere the
+    ``ScriptModule`` itself; a net TorchScript cannot trace stays a folded
+    ``torch.fx.GraphModule``. Its ``state_dict`` no longer follows the spec's
+    names, ``train()`` does not undo the folding, and it is meant to be called
+    under ``torch.no_grad()`` or ``torch.inference_mode()``.
     """
-    analysis = analyze(path, params, tuple(input) if input is not None else None)
+    analysis = analyze(path, params, tuple(input) if input is not None else None, limits)
     return build(analysis, seed=seed, init=init, device=device, optimize=optimize)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from functools import lru_cache
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -100,8 +101,14 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{match[0]}`?" if match else None
 
 
+@lru_cache(maxsize=8)
+def _lines(text: str) -> list[str]:
+    # Split once per source, not once per diagnostic: 20,000 errors in a big file stay linear.
+    return text.splitlines()
+
+
 def _caret_block(span: Span, text: str) -> list[str]:
-    lines = text.splitlines()
+    lines = _lines(text)
     if not 1 <= span.line <= len(lines):
         return []
     src = lines[span.line - 1].expandtabs(1)

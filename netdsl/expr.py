@@ -16,10 +16,9 @@ from typing import Any
 
 from netdsl import syntax as S
 from netdsl.errors import Span, did_you_mean
+from netdsl.limits import MAX_INT, MAX_LIST
 
 Value = int | float | bool | str | tuple[Any, ...]
-
-MAX_INT = 1 << 62  # far beyond any real layer size; keeps `2 ** 10 ** 9` from hanging the machine
 
 
 class EvalError(Exception):
@@ -89,6 +88,8 @@ def _check_int(v: Value, span: Span) -> Value:
         raise EvalError(f"the result is {v}, not a finite number", span, "E112")
     if isinstance(v, complex):
         raise EvalError("the result is a complex number (a fractional power of a negative number)", span, "E112")
+    if isinstance(v, tuple) and len(v) > MAX_LIST:
+        raise EvalError(f"a list of {len(v):,} items is too long (limit {MAX_LIST:,})", span, "E117")
     return v
 
 
@@ -176,6 +177,8 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
             except TypeError:
                 raise EvalError(f"cannot compare {type_name(a)} with {type_name(b)}", e.span, "E113") from None
         if e.op == "add" and isinstance(a, tuple) and isinstance(b, tuple):
+            if len(a) + len(b) > MAX_LIST:  # checked before concatenating: `a + a` doubling must not allocate
+                raise EvalError(f"a list of {len(a) + len(b):,} items is too long (limit {MAX_LIST:,})", e.span, "E117")
             return a + b
         x, y = _num(a, e.left.span, _SYMBOL[e.op]), _num(b, e.right.span, _SYMBOL[e.op])
         if e.op in ("truediv", "floordiv", "mod") and y == 0:
@@ -197,7 +200,7 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
     if isinstance(e, S.Cond):
         return evaluate(e.then if evaluate(e.test, env, in_shape) else e.orelse, env, in_shape)
     if isinstance(e, S.TupleLit):
-        return tuple(evaluate(x, env, in_shape) for x in e.items)
+        return _check_int(tuple(evaluate(x, env, in_shape) for x in e.items), e.span)
     if isinstance(e, S.Index):
         obj, idx = evaluate(e.obj, env, in_shape), evaluate(e.index, env, in_shape)
         if not isinstance(obj, tuple) or isinstance(idx, bool) or not isinstance(idx, int):

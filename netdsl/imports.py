@@ -5,25 +5,32 @@ there, in the library roots (the shipped ``specs/`` directory, and block
 libraries that plugins register). ``"pkg:path"`` names a plugin's library
 directly. Every resolved file must lie inside the top-level spec's directory
 tree or a library root, after symlinks are resolved: a spec can never read
-``/etc/passwd`` or ``../../secrets``. Import cycles are reported with the chain.
+``/etc/passwd`` or ``../../secrets``. Only regular files are read (never a FIFO or
+a device, which could block or never end), and at most the size limit of each.
+Import cycles are reported with the chain; the limits of :mod:`netdsl.limits`
+bound the size of each file, of all files together, and the number and depth of
+imports.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span, did_you_mean
+from netdsl.limits import Guard, LimitExceeded, Limits, current, how_to_raise
 from netdsl.parse import parse_text
 
-MAX_FILE_BYTES = 1 << 20  # 1 MiB: far beyond any real spec, small enough to never exhaust memory
-MAX_IMPORTS = 256
-
 _LIBRARIES: dict[str, Path] = {}
-_PARSE_CACHE: dict[tuple[str, str], S.Module | Diagnostic] = {}  # (display name, text digest) → parse
+# (display name, text digest, syntax depth limit) → parse. Bounded by the text it holds, since a
+# parse tree takes a few hundred times its text's size: a long-lived process must not grow forever.
+_PARSE_CACHE: dict[tuple[str, str, int], S.Module | Diagnostic] = {}
+_CACHE_BYTES = 1 << 20
+_cached_bytes = 0
 
 
 def shipped_specs() -> Path:
@@ -53,40 +60,74 @@ class Loaded:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def _max_file_bytes() -> int:
+def _read_bytes(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a regular file (OSError otherwise).
+
+    Opened without blocking and without following a final symlink, then checked with
+    ``fstat``: a FIFO or device put where a spec was expected is refused, not read forever.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
     try:
-        return int(os.environ.get("NETDSL_MAX_FILE_BYTES", "") or MAX_FILE_BYTES)
-    except ValueError:
-        return MAX_FILE_BYTES
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
-def read_spec(path: Path, sources: dict[str, str], span: Span | None = None) -> S.Module | Diagnostic:
-    """Read and parse one file (parses are cached on the file's name and content)."""
+def read_spec(
+    path: Path,
+    sources: dict[str, str],
+    span: Span | None = None,
+    limits: Limits | None = None,
+    remaining: int | None = None,
+) -> S.Module | Diagnostic:
+    """Read and parse one file (parses are cached on the file's name and content).
+
+    ``remaining``: bytes left of the budget for the spec and all its imports (checked before parsing).
+    """
+    global _cached_bytes
+    limits = limits or current()
     name = display_name(path)
+    limit = limits.max_file_bytes if remaining is None else min(limits.max_file_bytes, remaining)
     try:
-        st = path.stat()
-        limit = _max_file_bytes()
-        if st.st_size > limit:
+        data = _read_bytes(path, limit)
+        if len(data) > limits.max_file_bytes:
+            size = path.stat().st_size
             return Diagnostic(
                 "E211",
-                f"{name} is {st.st_size} bytes; the limit is {limit}",
+                f"{name} is {max(size, len(data)):,} bytes; the limit is {limits.max_file_bytes:,} per file",
                 span,
-                hint="set NETDSL_MAX_FILE_BYTES to raise it",
+                hint=how_to_raise("max_file_bytes"),
             )
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the spec
+        if len(data) > limit:
+            msg = f"with {name}, the spec and its imports hold more than {limits.max_total_bytes:,} bytes"
+            return Diagnostic("E215", msg, span, hint=how_to_raise("max_total_bytes"))
+        text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the spec
     except UnicodeDecodeError:
         return Diagnostic("E212", f"{name} is not UTF-8 text", span)
     except OSError as err:
         return Diagnostic("E201", f"cannot read {name}: {err.strerror or err}", span)
     sources[name] = text
     # Keyed on the content, not the mtime: an edit within one mtime tick must not return a stale parse.
-    key = (name, hashlib.sha1(text.encode("utf-8")).hexdigest())
+    key = (name, hashlib.sha1(data).hexdigest(), limits.max_syntax_depth)
     cached = _PARSE_CACHE.get(key)
     if cached is None:
-        cached = parse_text(text, name)
-        if len(_PARSE_CACHE) >= 512:  # a long-lived process (tests, an editor plugin) must not grow forever
-            _PARSE_CACHE.clear()
-        _PARSE_CACHE[key] = cached
+        cached = parse_text(text, name, limits.max_syntax_depth)
+        if len(data) <= _CACHE_BYTES // 8:  # only spec-sized files; a huge one is parsed once anyway
+            if _cached_bytes + len(data) > _CACHE_BYTES:
+                _PARSE_CACHE.clear()
+                _cached_bytes = 0
+            _PARSE_CACHE[key] = cached
+            _cached_bytes += len(data)
     return cached
 
 
@@ -111,6 +152,8 @@ def _resolve(imp: S.Import, importer: Path, roots: list[Path]) -> Path | Diagnos
     never reveals what lies outside the tree.
     """
     text = imp.path
+    if "\0" in text:
+        return Diagnostic("E201", "an import path cannot contain a NUL character", imp.span)
     libs = library_roots()
     allowed = roots + list(libs.values())
     if ":" in text and not os.path.isabs(text):
@@ -124,40 +167,65 @@ def _resolve(imp: S.Import, importer: Path, roots: list[Path]) -> Path | Diagnos
     else:
         candidates = [importer.parent / text, shipped_specs() / text]
     escaped: Path | None = None
+    not_file: Path | None = None
     for cand in candidates:
-        real = cand.resolve()  # follows symlinks: a link inside the tree may not lead out of it
-        if not _inside(real, allowed):
-            escaped = escaped or real
-            continue
-        if real.is_file():
-            return real
+        try:
+            real = cand.resolve()  # follows symlinks: a link inside the tree may not lead out of it
+            if not _inside(real, allowed):
+                escaped = escaped or real
+                continue
+            if real.is_file():
+                return real
+            if real.exists():
+                not_file = not_file or real
+        except (OSError, RuntimeError) as err:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+            why = "a symbolic link loop" if isinstance(err, RuntimeError) else (err.strerror or str(err))
+            return Diagnostic("E201", f"import `{_short(text)}` cannot be resolved: {why}", imp.span)
     if escaped is not None:
-        msg = f"import `{text}` leads to {display_name(escaped)}, outside the allowed roots"
+        msg = f"import `{_short(text)}` leads to {display_name(escaped)}, outside the allowed roots"
         hint = "imports must stay inside the spec's directory tree or a block library"
         return Diagnostic("E202", msg, imp.span, hint=hint)
+    if not_file is not None:
+        what = "a directory" if not_file.is_dir() else "not a regular file"
+        return Diagnostic("E201", f"import `{_short(text)}` is {what}: {display_name(not_file)}", imp.span)
     where = f"looked in {display_name(importer.parent) or '.'} and the shipped library {display_name(shipped_specs())}"
-    return Diagnostic("E201", f"import `{text}` not found", imp.span, hint=where)
+    return Diagnostic("E201", f"import `{_short(text)}` not found", imp.span, hint=where)
 
 
-def load(path: str | Path) -> Loaded:
-    """Parse ``path`` and, depth first, every file it imports."""
-    top = Path(path)
+def _short(text: str, keep: int = 80) -> str:
+    """A path as messages quote it: a 4,000-character name is cut, not printed whole."""
+    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 2 :]}"
+
+
+def load(path: str | Path, guard: Guard | None = None) -> Loaded:
+    """Parse ``path`` and, depth first, every file it imports, within the limits of ``guard``."""
+    guard = guard or Guard()
+    limits = guard.limits
     out = Loaded(None)
     try:
+        top = Path(path)
         top_real = top.resolve()
-    except OSError as err:
-        out.diagnostics.append(Diagnostic("E201", f"cannot read {top}: {err}"))
-        return out
-    if not top_real.is_file():
-        out.diagnostics.append(Diagnostic("E201", f"no such spec file: {top}"))
+        if not top_real.is_file():
+            what = "a directory" if top_real.is_dir() else "not a regular file" if top_real.exists() else "no such file"
+            out.diagnostics.append(Diagnostic("E201", f"cannot read spec {_short(str(top))}: {what}"))
+            return out
+    except (OSError, RuntimeError, ValueError) as err:  # a loop of links, a NUL in the name, a name too long
+        why = "a symbolic link loop" if isinstance(err, RuntimeError) else getattr(err, "strerror", None) or err
+        out.diagnostics.append(Diagnostic("E201", f"cannot read spec {_short(str(path))}: {why}"))
         return out
     roots = [top_real.parent]
     seen: set[Path] = set()
+    total = 0
 
     def visit(file: Path, stack: tuple[Path, ...], span: Span | None) -> S.Module | None:
-        mod = read_spec(file, out.sources, span)
+        nonlocal total
+        guard.tick(span, "reading")
+        mod = read_spec(file, out.sources, span, limits, limits.max_total_bytes - total)
+        total += len(out.sources.get(display_name(file), "").encode("utf-8"))
         if isinstance(mod, Diagnostic):
             out.diagnostics.append(mod)
+            if mod.code == "E215":  # the whole budget is spent: reading on would only repeat it
+                raise _Stop()
             return None
         seen.add(file)
         out.modules.append(mod)
@@ -173,11 +241,26 @@ def load(path: str | Path) -> Loaded:
                 continue
             if target in seen:
                 continue
-            if len(seen) >= MAX_IMPORTS:
-                out.diagnostics.append(Diagnostic("E213", f"more than {MAX_IMPORTS} imported files", imp.span))
-                return mod
+            if len(seen) > limits.max_imports:  # `seen` holds the spec itself too
+                msg = f"more than {limits.max_imports:,} imported files"
+                out.diagnostics.append(Diagnostic("E213", msg, imp.span, hint=how_to_raise("max_imports")))
+                raise _Stop()
+            if len(stack) + 1 > limits.max_import_depth:
+                chain = " → ".join(p.name for p in (*stack[:3], file, target))
+                msg = f"imports nest more than {limits.max_import_depth} files deep ({chain} …)"
+                out.diagnostics.append(Diagnostic("E214", msg, imp.span, hint=how_to_raise("max_import_depth")))
+                raise _Stop()
             visit(target, (*stack, file), imp.span)
         return mod
 
-    out.root = visit(top_real, (), None)
+    try:
+        out.root = visit(top_real, (), None)
+    except _Stop:
+        pass  # one error for a runaway import graph; the other imports' errors would only repeat it
+    except LimitExceeded as err:
+        out.diagnostics.append(err.diagnostic)
     return out
+
+
+class _Stop(Exception):
+    """A limit of the import graph was reached: stop reading files."""

@@ -35,6 +35,7 @@ from netdsl.expr import (
     show,
     type_name,
 )
+from netdsl.limits import LimitExceeded, how_to_raise
 from netdsl.registry import REGISTRY, Params
 from netdsl.scopes import Ctx, Limits, LowererBase, Namer, source_text, suggest_layer
 
@@ -79,10 +80,19 @@ class Lowerer(LowererBase):
         if shape is None:
             self.error("E142", f"net `{net.name}` declares no input shape", net.name_span)
             return None
+        problem = self.guard.layer_problem("input", 0, shape)
+        if problem is not None:  # `input(10**9, 10**9, 3)`: as large as no layer may be
+            at = inputs[0].span if inputs and input_shape is None else net.name_span
+            self.error(problem[0], problem[1], at, hint=problem[2])
+            return None
         try:
             body = self._body(net.body, ctx, top=True)
-        except RecursionError:
-            self.error("E131", "the net nests too deeply", net.name_span, hint="flatten deeply nested groups")
+        except LimitExceeded as err:  # the node count or the deadline: stop at once, with one error
+            self.diagnostics.append(err.diagnostic)
+            return None
+        except RecursionError:  # a last resort: the depth limits keep real and fuzzed specs far from it
+            hint = "flatten deeply nested groups; " + how_to_raise("max_depth")
+            self.error("E131", "the net nests too deeply", net.name_span, hint=hint)
             return None
         scope = ir.ScopeNode(id="", span=net.span, name="", block=net.name, container="net", body=tuple(body))
         return ir.Net(
@@ -115,6 +125,7 @@ class Lowerer(LowererBase):
         out: list[ir.AnyNode] = []
         cur = ctx
         for stmt in body.stmts:
+            self.guard.tick(stmt.span, "lowering")
             try:
                 if isinstance(stmt, S.Let):
                     try:
@@ -144,11 +155,15 @@ class Lowerer(LowererBase):
     def _if(
         self, stmt: S.If, branches: tuple[tuple[S.Expr, S.Body], ...], orelse: S.Body | None, ctx: Ctx
     ) -> list[ir.AnyNode]:
+        # Conditions on parameters are decided now, in a loop (a long elif chain must not recurse).
+        while branches and not reads_shape(branches[0][0]):
+            (cond, body), branches = branches[0], branches[1:]
+            if self._eval(cond, ctx):
+                return self._body(body, self._deeper(stmt.span, ctx))
         if not branches:
-            return self._body(orelse, ctx) if orelse else []
+            return self._body(orelse, self._deeper(stmt.span, ctx)) if orelse else []
         (cond, body), rest = branches[0], branches[1:]
-        if not reads_shape(cond):
-            return self._body(body, ctx) if self._eval(cond, ctx) else self._if(stmt, rest, orelse, ctx)
+        ctx = self._deeper(cond.span, ctx)  # each switch nests its arms (and the elifs after it) one level
         # Decided by the shape pass; its other names must exist now (a typo is reported here, once).
         for name in free_names(cond):
             if name.id != "in" and name.id not in ctx.env:
@@ -178,16 +193,15 @@ class Lowerer(LowererBase):
             chain=ctx.chain,
             cond_text=source_text(cond.span, self.sources),
             cond=cond,
-            env=dict(ctx.env),
+            # Only what the condition reads: thousands of `let`s must not be copied into every switch.
+            env={n.id: ctx.env[n.id] for n in free_names(cond) if n.id in ctx.env},
             then=arm(then, body.span),
             orelse=arm(other, else_span),
         )
         return [switch]
 
     def _node(self, node: S.Node, ctx: Ctx) -> list[ir.AnyNode]:
-        if ctx.depth > self.limits.max_depth:
-            self.error("E131", f"blocks nest deeper than {self.limits.max_depth} levels", node.span, ctx)
-            raise Abort()
+        ctx = self._deeper(node.span, ctx)
         try:
             label = self._label(node.label, ctx)
             core = node.core
@@ -212,7 +226,7 @@ class Lowerer(LowererBase):
             body = self._body(core.body, ctx)
             return ir.ScopeNode(id=self._serial_id(ctx, "group"), span=span, chain=ctx.chain, body=tuple(body))
         name = self._claim(label, span, ctx)
-        inner = replace(ctx, namer=Namer(ctx.namer.qual(name)), depth=ctx.depth + 1)
+        inner = replace(ctx, namer=Namer(ctx.namer.qual(name)))
         body = self._body(core.body, inner)
         return ir.ScopeNode(
             id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, container="group", body=tuple(body)
@@ -231,15 +245,15 @@ class Lowerer(LowererBase):
             )
             raise Abort()
         if n < 1 or n > self.limits.max_repeat:
-            why = "at least 1" if n < 1 else f"at most {self.limits.max_repeat}"
-            hint = "to leave it out, use `if n > 0 { repeat n … }`" if n < 1 else None
+            why = "at least 1" if n < 1 else f"at most {self.limits.max_repeat:,}"
+            hint = "to leave it out, use `if n > 0 { repeat n … }`" if n < 1 else how_to_raise("max_repeat")
             self.error("E133", f"repeat count must be {why}, got {n}", core.count.span, ctx, hint=hint)
             raise Abort()
         inner_ctx = ctx
         name = ""
         if label is not None:
             name = self._claim(label, span, ctx)
-            inner_ctx = replace(ctx, namer=Namer(ctx.namer.qual(name)), depth=ctx.depth + 1)
+            inner_ctx = replace(ctx, namer=Namer(ctx.namer.qual(name)))
         items: list[ir.AnyNode] = []
         rep = S.Node(core.label, core.core, None, core.core.span)
         for i in range(n):
@@ -292,7 +306,7 @@ class Lowerer(LowererBase):
         first = self._unknown_at.get(name)
         if first is not None:  # one misspelt name is one error, however often it is used
             d = self.diagnostics[first]
-            if span != d.span and not any(str(span) in n for n in d.notes):
+            if span != d.span and len(d.notes) < 5 and not any(str(span) in n for n in d.notes):  # a few places
                 self.diagnostics[first] = replace(d, notes=(*d.notes, f"also used at {span}"))
             raise Abort()
         self._unknown_at[name] = len(self.diagnostics)
@@ -312,7 +326,6 @@ class Lowerer(LowererBase):
                 env=env,
                 chain=(*ctx.chain, Frame(block.name, "", span)),
                 blocks=(*ctx.blocks, block.name),
-                depth=ctx.depth + 1,
                 poisoned=frozenset(),
             )
             body = self._body(block.body, inner)
@@ -326,9 +339,7 @@ class Lowerer(LowererBase):
             )
         name = self._claim(label, span, ctx)
         qual = ctx.namer.qual(name)
-        inner = Ctx(
-            env, Namer(qual), (*ctx.chain, Frame(block.name, qual, span)), (*ctx.blocks, block.name), ctx.depth + 1
-        )
+        inner = Ctx(env, Namer(qual), (*ctx.chain, Frame(block.name, qual, span)), (*ctx.blocks, block.name), ctx.depth)
         body = self._body(block.body, inner)
         return ir.ScopeNode(
             id=qual, span=span, chain=ctx.chain, name=name, block=block.name, container="block", body=tuple(body)

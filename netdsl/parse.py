@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.lark import PostLex
 
@@ -268,8 +268,23 @@ def _parse_raw(text: str) -> Any:
     return parser().parse(text)
 
 
-def parse_text(text: str, file: str = "<spec>") -> S.Module | Diagnostic:
-    """Parse one file's text; returns the syntax tree, or the (first) syntax error."""
+def _too_deep(tree: Tree[Token], limit: int) -> Tree[Token] | None:
+    """The first subtree (in source order) deeper than ``limit`` levels; iterative, so never a RecursionError."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
+    return None
+
+
+def parse_text(text: str, file: str = "<spec>", max_depth: int | None = None) -> S.Module | Diagnostic:
+    """Parse one file's text; returns the syntax tree, or the (first) syntax error.
+
+    ``max_depth`` bounds the nesting of the syntax tree (braces, brackets, operators), so
+    that the recursive passes after parsing can never run out of stack (E003 at the place).
+    """
     with _LOCK:
         try:
             raw = parser().parse(text)
@@ -277,12 +292,25 @@ def parse_text(text: str, file: str = "<spec>") -> S.Module | Diagnostic:
             from netdsl.syntax_errors import syntax_diagnostic  # only on the error path
 
             return syntax_diagnostic(err, text, file)
+        if max_depth is not None and (deep := _too_deep(raw, max_depth)) is not None:
+            from netdsl.limits import how_to_raise
+
+            meta = deep.meta
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            return Diagnostic(
+                "E003",
+                f"the file nests more than {max_depth} levels deep here (braces, brackets and operators)",
+                Span(file, line, col, line, col + 1),
+                hint="split long expressions with `let` and flatten nested groups; "
+                + how_to_raise("max_syntax_depth", max_depth),
+            )
         _BUILDER.file = file
         try:
-            tree = _BUILDER.transform(raw)
-        except VisitError as err:  # an exception inside a transformer callback: unwrap it
-            raise err.orig_exc from err
-        except RecursionError:  # thousands of nested groups or a 5000-term sum: a diagnostic, not a crash
+            try:
+                tree = _BUILDER.transform(raw)
+            except VisitError as err:  # an exception inside a transformer callback: unwrap it
+                raise err.orig_exc from err
+        except RecursionError:  # nesting beyond a raised max_depth: a diagnostic, not a crash
             return Diagnostic(
                 "E003",
                 "the file nests too deeply to be read",

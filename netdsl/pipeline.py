@@ -1,4 +1,8 @@
-"""Runs the front-end passes in order: load+parse → lower → shapes. No torch here."""
+"""Runs the front-end passes in order: load+parse → lower → shapes. No torch here.
+
+One :class:`netdsl.limits.Guard` spans the run: its limits apply to every pass and
+its deadline to their sum, so a pathological spec ends with a diagnostic, never a hang.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,12 @@ from netdsl import syntax as S
 from netdsl.errors import Diagnostic, NetdslError
 from netdsl.expr import Value
 from netdsl.imports import load as load_files
-from netdsl.lower import Limits, Lowerer
+from netdsl.limits import Guard, LimitExceeded, Limits, how_to_raise
+from netdsl.lower import Lowerer
 from netdsl.registry import REGISTRY
 from netdsl.shapes import ShapeResult, infer
+
+__all__ = ["Analysis", "Limits", "analyze", "check"]
 
 
 @dataclass
@@ -75,11 +82,15 @@ def analyze(
     input_shape: tuple[int, ...] | None = None,
     limits: Limits | None = None,
 ) -> Analysis:
-    """Parse, lower and shape-check a spec file; never raises for mistakes in the spec."""
+    """Parse, lower and shape-check a spec file; never raises for mistakes in the spec.
+
+    ``limits`` (default: :func:`netdsl.limits.current`) bounds what the spec may ask for (:mod:`netdsl.limits`).
+    """
     from netdsl.plugins import check_requirements
 
     out = Analysis(str(path))
-    loaded = load_files(path)
+    guard = Guard(limits)
+    loaded = load_files(path, guard)
     out.sources = loaded.sources
     if loaded.root is not None:
         # A missing plugin explains later failures (an unknown library or layer): report it first.
@@ -104,23 +115,32 @@ def analyze(
             Diagnostic("E206", f"{path} defines {len(nets)} nets; a spec holds one", nets[1].name_span)
         )
         return out
-    lowerer = Lowerer(blocks, limits, out.sources, incomplete=bool(loaded.diagnostics))
+    lowerer = Lowerer(blocks, guard.limits, out.sources, incomplete=bool(loaded.diagnostics), guard=guard)
     net = lowerer.lower_net(nets[0], dict(params or {}), input_shape, requires)
     out.diagnostics.extend(lowerer.diagnostics)
     if net is None or any(d.is_error for d in out.diagnostics):
         out.net = net
         return out
     out.net = net
-    out.shapes = infer(net, input_shape)
+    try:
+        out.shapes = infer(net, input_shape, guard)
+    except LimitExceeded as err:
+        out.diagnostics.append(err.diagnostic)
+        return out
+    except RecursionError:  # a last resort: the depth limits keep every spec far from the stack's end
+        hint = "flatten deeply nested groups; " + how_to_raise("max_depth")
+        out.diagnostics.append(Diagnostic("E131", "the net nests too deeply", net.span, hint=hint))
+        return out
     out.diagnostics.extend(out.shapes.diagnostics)
     return out
 
 
-def check(path: str | Path, **params: Value) -> list[Diagnostic]:
+def check(path: str | Path, limits: Limits | None = None, **params: Value) -> list[Diagnostic]:
     """Validate a spec fully (parse, lower, shape inference); return every diagnostic.
 
     An empty list (or only warnings) means the spec will build. ``input`` may be
-    passed as a tuple to override the declared input shape.
+    passed as a tuple to override the declared input shape; ``limits`` raises or
+    lowers the guards of :mod:`netdsl.limits`.
     """
     shape = params.pop("input", None)
-    return analyze(path, params, tuple(shape) if isinstance(shape, tuple) else None).diagnostics
+    return analyze(path, params, tuple(shape) if isinstance(shape, tuple) else None, limits).diagnostics

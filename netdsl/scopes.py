@@ -8,22 +8,17 @@ module names in a scope.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netdsl import syntax as S
 from netdsl.errors import Abort, Diagnostic, Frame, Span, did_you_mean
 from netdsl.expr import EvalError, NeedsShape, UndefinedName, Value, evaluate, type_name
+from netdsl.limits import Guard, LimitExceeded, Limits, how_to_raise
 
-
-@dataclass(frozen=True)
-class Limits:
-    """Guards against specs that would exhaust the machine; generous for any real net."""
-
-    max_repeat: int = 10_000
-    max_nodes: int = 200_000
-    max_depth: int = 64
+__all__ = ["HINTS", "Ctx", "Guard", "Limits", "LowererBase", "Namer", "source_text", "suggest_layer"]
 
 
 @dataclass
@@ -54,6 +49,8 @@ class Ctx:
     poisoned: frozenset[str] = frozenset()  # names whose definition failed (already reported)
 
 
+_LABEL_PART = re.compile(r"[A-Za-z0-9_]+")
+
 # Hints that do not depend on the case; a call may still pass its own (or hint=None).
 HINTS = {
     "E102": "labels must be unique within a block, group or net",
@@ -62,7 +59,6 @@ HINTS = {
     "E123": "put it before the merge",
     "E124": "write each path on its own line (or separate them with `;`); `{}` is the input unchanged",
     "E130": "blocks cannot be recursive; use `repeat` for depth",
-    "E132": "check the repeat counts; real nets have far fewer nodes",
     "E142": "add `input(3, 224, 224)` to the net, or pass --input 3x224x224",
     "E144": "a block's input is whatever flows into it",
 }
@@ -108,13 +104,18 @@ class LowererBase:
         limits: Limits | None = None,
         sources: Mapping[str, str] | None = None,
         incomplete: bool = False,
+        guard: Guard | None = None,
     ):
-        """``incomplete``: an import failed (already reported), so unknown names may be its blocks: stay silent."""
+        """``incomplete``: an import failed (already reported), so unknown names may be its blocks: stay silent.
+
+        ``guard`` carries the limits and the deadline of the whole run (made from ``limits`` if not given).
+        """
         self.blocks = blocks
         self.incomplete = incomplete
         self._unknown_at: dict[str, int] = {}  # unknown name → index of its diagnostic
         self.sources = sources or {}
-        self.limits = limits or Limits()
+        self.guard = guard or Guard(limits)
+        self.limits = self.guard.limits
         self.diagnostics: list[Diagnostic] = []
         self._seen: set[tuple[str, Span | None, str]] = set()
         self._serial = 0
@@ -159,10 +160,22 @@ class LowererBase:
         return f"{ctx.namer.prefix}#{what}{self._serial}"
 
     def _count(self, span: Span, ctx: Ctx) -> None:
+        """Count one module or repeat iteration; past the limit the whole lowering stops (one error, no hang)."""
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
-            self.error("E132", f"the net expands to more than {self.limits.max_nodes} nodes", span, ctx)
+            msg = f"the net expands to more than {self.limits.max_nodes:,} modules and repeat iterations"
+            hint = "check the repeat counts (real nets have far fewer); " + how_to_raise("max_nodes")
+            raise LimitExceeded(Diagnostic("E132", msg, span, chain=ctx.chain, hint=hint))
+        self.guard.tick(span, "lowering")
+
+    def _deeper(self, span: Span, ctx: Ctx) -> Ctx:
+        """The context one nesting level down; past ``max_depth`` an error at ``span`` (so no stack overflow)."""
+        if ctx.depth >= self.limits.max_depth:
+            msg = f"statements nest more than {self.limits.max_depth} levels deep here"
+            hint = "blocks, groups, repeats, merges and `if` arms each add a level; " + how_to_raise("max_depth")
+            self.error("E131", msg, span, ctx, hint=hint)
             raise Abort()
+        return replace(ctx, depth=ctx.depth + 1)
 
     def _label(self, label: S.Label | None, ctx: Ctx) -> str | None:
         if label is None:
@@ -172,6 +185,13 @@ class LowererBase:
         v = self._eval(label.index, ctx)
         if isinstance(v, bool) or not isinstance(v, (int, str)):
             self.error("E145", f"a label index must be an integer, got {type_name(v)}", label.index.span, ctx)
+            raise Abort()
+        if not _LABEL_PART.fullmatch(str(v)):
+            # The name becomes a module attribute, a state_dict key part and a Python class name in
+            # generated code: no `.`, no `-` (of a negative index), no spaces, not empty.
+            what = f"got {v}" if isinstance(v, int) else f"got {v!r}"
+            msg = f"a label index must be a non-negative integer or letters, digits and `_`, {what}"
+            self.error("E145", msg, label.index.span, ctx)
             raise Abort()
         return f"{label.name}{v}"
 

@@ -10,12 +10,14 @@ that depend on it, so one mistake yields one error.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from netdsl import arith, ir
 from netdsl.errors import Diagnostic, Frame, Severity, Span
 from netdsl.expr import EvalError, InShape, evaluate
+from netdsl.limits import Guard, LimitExceeded
 from netdsl.registry import REGISTRY, Cost, LayerKind, Shape, ShapeError, Window
 
 # Memo of pure rule results keyed by (kind, params, input shapes): identical layers recur
@@ -105,8 +107,10 @@ def fmt_shape(s: Shape | None) -> str:
 
 
 class _Infer:
-    def __init__(self, net: ir.Net, input_shape: Shape):
+    def __init__(self, net: ir.Net, input_shape: Shape, guard: Guard | None = None, sizes: bool = True):
         self.result = ShapeResult(net, input_shape)
+        self.guard = guard  # the run's deadline and, if `sizes`, the limits on one layer's size
+        self.sizes = sizes
         self._seen: set[tuple[str, Span, str]] = set()
         self._acc: dict[str, list[Cost]] = {}
 
@@ -276,6 +280,12 @@ class _Infer:
             if key is not None and len(_RULES) < 65536:  # bounded; rules are pure, so results are shareable
                 _RULES[key] = hit
         out, cost, windows, _ = hit
+        if self.guard is not None:
+            self.guard.tick(node.span, "shape inference of")
+            problem = self.guard.layer_problem(kind.name, cost.params, out) if self.sizes else None
+            if problem is not None:  # refused here, long before a builder could try to allocate it
+                self.error(problem[0], problem[1], node, layer=node.id, hint=problem[2])
+                return None
         if any(d < 1 for d in out):
             self.error(
                 "E302",
@@ -371,28 +381,33 @@ class _Infer:
         return None, None
 
 
-def infer(net: ir.Net, input_shape: Shape | None = None) -> ShapeResult:
-    """Infer every module's shapes and costs for ``input_shape`` (default: the net's declared input)."""
+def infer(net: ir.Net, input_shape: Shape | None = None, guard: Guard | None = None) -> ShapeResult:
+    """Infer every module's shapes and costs for ``input_shape`` (default: the net's declared input).
+
+    ``guard`` (optional) refuses layers too large to be real (E303, E304) and raises
+    :class:`netdsl.limits.LimitExceeded` when the run's deadline passes.
+    """
     shape = tuple(input_shape or net.input_shape)
-    run = _Infer(net, shape)
+    run = _Infer(net, shape, guard)
     spatial = len(shape) - 1
     start = Flow(shape, (1,) * spatial if spatial else None, (1,) * spatial if spatial else None)
     out = run.scope(net.body, start, {}, 0, None, [])
     run.result.output = out.shape if out else None
     result = run.result
     if any(d.code == "E302" for d in result.diagnostics) and len(shape) > 1:
-        _suggest_smallest_input(net, result)
+        with contextlib.suppress(LimitExceeded):  # out of time for the search: the error stands, without its hint
+            _suggest_smallest_input(net, result, guard)
     if result.ok:
         _dominant_layer_warning(result)
     return result
 
 
-def _suggest_smallest_input(net: ir.Net, result: ShapeResult) -> None:
+def _suggest_smallest_input(net: ir.Net, result: ShapeResult, guard: Guard | None = None) -> None:
     """Turn 'output would be 0×0' into 'smallest valid input is 32×32' by searching input sizes."""
     c, spatial = result.input_shape[0], result.input_shape[1:]
 
     def fits(n: int) -> bool:
-        trial = _Infer(net, (c, *([n] * len(spatial))))
+        trial = _Infer(net, (c, *([n] * len(spatial))), guard, sizes=False)  # only E302 decides
         k = len(spatial)
         trial.scope(net.body, Flow((c, *([n] * k)), (1,) * k, (1,) * k), {}, 0, None, [])
         return not any(d.code == "E302" for d in trial.result.diagnostics)

@@ -29,6 +29,7 @@ from netdsl.codegen import emit
 from netdsl.compile import SharedGraphModule, build, check_memory
 from netdsl.errors import NetdslError
 from netdsl.layers.common import NoParams, one_input
+from netdsl.limits import Limits
 from netdsl.pipeline import Analysis, analyze
 from netdsl.registry import REGISTRY, LayerKind, Shape
 from netdsl.verify import first_cause, verify
@@ -362,12 +363,13 @@ def test_memory_guard_refuses_before_allocating(tmp_path: Path) -> None:
     spec = tmp_path / "huge.net"
     spec.write_text("net Huge() {\n    input(3, 224, 224)\n    flatten\n    linear(10000000)\n}\n")
     weights = 3 * 224 * 224 * 10_000_000 + 10_000_000  # ≈ 1.5e12 parameters = 6.0 TB of float32
+    roomy = Limits(max_layer_params=10**13)  # past the front end's per-layer guard (E303), to reach this one
     with pytest.raises(NetdslError) as err:
-        netdsl.load(spec)
+        netdsl.load(spec, limits=roomy)
     (diag,) = err.value.diagnostics
     assert diag.code == "E501" and f"{weights * 4 / 1e12:.1f} TB" in diag.message and "available" in diag.message
     assert diag.hint is not None and "meta" in diag.hint
-    model = netdsl.load(spec, device="meta")  # the way out the hint names
+    model = netdsl.load(spec, device="meta", limits=roomy)  # the way out the hint names
     assert sum(p.numel() for p in model.parameters()) == weights
 
 

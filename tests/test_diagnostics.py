@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from netdsl.atomic import write_atomic
 from netdsl.commands.common import parse_overrides
 from netdsl.errors import Diagnostic, format_diagnostics
 from netdsl.expr import Value
@@ -162,8 +163,7 @@ def test_golden_rendering(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     text = format_diagnostics(result.diagnostics, result.sources) + "\n"
     golden = GOLDEN / f"{name}.txt"
     if os.environ.get("NETDSL_UPDATE_GOLDEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text, encoding="utf-8")
+        write_atomic(golden, text)  # like every output: an interrupted update leaves the old file whole
     assert text == golden.read_text(encoding="utf-8")
     # What every rendering must show: file:line:col, the source line, a caret, and the hint.
     first = result.errors[0]

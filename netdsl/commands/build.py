@@ -2,6 +2,12 @@
 
 Outputs are written atomically: a failed build (spec error, failed
 verification, a crash while saving) leaves any previous output untouched.
+
+``--optimize inference`` saves a frozen, inference-only TorchScript module
+(:mod:`netdsl.optimize`, ``portable=True``: BatchNorms folded, dropout gone,
+weights as constants; it runs anywhere ``torch.jit.load`` does).
+``--format`` then defaults to torchscript, and asking for state_dict or python
+with it is a usage error, since neither can hold the folded, frozen graph.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ _SUFFIX = {"state_dict": ".pt", "torchscript": ".pt", "python": ".py"}
 
 
 def run(args: argparse.Namespace) -> int:
+    args.format = _output_format(args)
     analysis = analyze(args.spec, parse_overrides(args.overrides), parse_input(args.input))
     if not analysis.ok:
         report(analysis.diagnostics, analysis.sources, args)
@@ -40,6 +47,22 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _output_format(args: argparse.Namespace) -> str:
+    """``--format``, defaulting to torchscript for ``--optimize inference`` and refusing formats it cannot fill."""
+    optimized = getattr(args, "optimize", "none") == "inference"
+    fmt: str | None = args.format
+    if not optimized:
+        return fmt or "state_dict"
+    if fmt in ("state_dict", "python"):
+        raise UsageError(
+            f"--optimize inference produces a frozen TorchScript module, which --format {fmt} cannot hold; "
+            "use --format torchscript (the default with --optimize inference)"
+        )
+    if args.device == "meta":
+        raise UsageError("--optimize inference runs the model, so it needs weights: it cannot use --device meta")
+    return "torchscript"
+
+
 def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     from netdsl.codegen import CodegenError, emit
     from netdsl.compile import build, fmt_bytes
@@ -50,7 +73,8 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     module = None
     if args.format != "python" or args.verify:
         try:
-            module = build(analysis, seed=args.seed, init=args.init, device=args.device, optimize=args.optimize)
+            # Optimised after --verify, which hooks the spec's own modules.
+            module = build(analysis, seed=args.seed, init=args.init, device=args.device)
         except ValueError as err:  # a bad --device or an --optimize mode this build does not offer
             raise UsageError(str(err)) from None
     if args.verify and module is not None:
@@ -63,6 +87,13 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
             )
             return 1
         notes.append(f"verified {len(analysis.shapes.nodes)} modules")
+    if args.optimize == "inference" and module is not None:
+        from netdsl.optimize import example_input, optimize_for_inference
+
+        example = example_input(analysis.shapes.input_shape, device=args.device)
+        optimized = optimize_for_inference(module, example, portable=True)
+        module = optimized.module
+        notes.append(f"optimised for inference: {optimized.describe()}")
     written: Path | None = out
     if args.format == "python":
         try:
@@ -97,7 +128,7 @@ def _save_torchscript(module: nn.Module, out: Path) -> bool:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
         try:
-            scripted = torch.jit.script(module)
+            scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module)
         except Exception as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             print(

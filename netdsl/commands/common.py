@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import sys
@@ -11,6 +10,7 @@ from typing import Any
 
 from netdsl.errors import Diagnostic, format_diagnostics
 from netdsl.expr import Value
+from netdsl.limits import Limits, using
 
 
 class UsageError(Exception):
@@ -54,7 +54,9 @@ def parse_input(text: str | None) -> tuple[int, ...] | None:
     return dims
 
 
-def use_color(args: argparse.Namespace, stream: Any = sys.stderr) -> bool:
+def use_color(args: argparse.Namespace, stream: Any = None) -> bool:
+    # The stream is looked up at call time: a default bound at import would outlive a replaced sys.stderr.
+    stream = sys.stderr if stream is None else stream
     return not getattr(args, "no_color", False) and "NO_COLOR" not in os.environ and stream.isatty()
 
 
@@ -77,9 +79,45 @@ def load_plugins(args: argparse.Namespace) -> int | None:
     return None
 
 
+def limits_from(args: argparse.Namespace) -> Limits:
+    """The limits of this run: defaults, then NETDSL_* variables, then the --max-…/--timeout options."""
+    given = {k.removeprefix("limit_"): v for k, v in vars(args).items() if k.startswith("limit_")}
+    try:
+        return Limits.from_env(**given)
+    except ValueError as err:  # a malformed NETDSL_* variable
+        raise UsageError(str(err)) from None
+
+
+def _command(name: str) -> Any:
+    """The module of a subcommand (imported on demand, so `check` never imports torch)."""
+    # Explicit imports, not importlib with a computed name: no string ever picks the module imported.
+    if name == "check":
+        from netdsl.commands import check
+
+        return check
+    if name == "shapes":
+        from netdsl.commands import shapes
+
+        return shapes
+    if name == "build":
+        from netdsl.commands import build
+
+        return build
+    if name == "render":
+        from netdsl.commands import render
+
+        return render
+    if name == "layers":
+        from netdsl.commands import layers
+
+        return layers
+    raise UsageError(f"unknown command {name!r}")  # argparse accepts only the names above
+
+
 def dispatch(args: argparse.Namespace) -> int:
+    limits = limits_from(args)
     failed = load_plugins(args)
     if failed is not None:
         return failed
-    module = importlib.import_module(f"netdsl.commands.{args.command}")
-    return int(module.run(args))
+    with using(limits):  # every analysis this command runs gets the command line's limits
+        return int(_command(args.command).run(args))

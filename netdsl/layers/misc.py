@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import floor, prod
+from math import floor, isfinite, prod
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -140,6 +140,9 @@ def _upsample_shape(p: UpsampleParams, inputs: Sequence[Shape]) -> Shape:
             hint="use 'linear' for (C, L) and 'bilinear' or 'bicubic' for (C, H, W)",
         )
     # Same double-precision floor as torch's interpolate.
+    if not all(isfinite(s * p.scale_factor) for s in shape[1:]):  # scale_factor=1e308: no size at all
+        msg = f"upsample scale_factor={p.scale_factor:g} makes {fmt_shape(shape)} infinitely large"
+        raise ShapeError(msg, code="E304")
     out = [floor(s * p.scale_factor) for s in shape[1:]]
     if min(out) < 1:
         raise ShapeError(f"upsample scale_factor={p.scale_factor:g} shrinks {fmt_shape(shape)} to nothing ({out})")
