@@ -16,8 +16,9 @@ Steps, each exact for inference (eval mode) and the whole checked against the ev
      under PyTorch's oneDNN Graph fuser, which fuses convolution + bias + add +
      ReLU chains into single oneDNN kernels. The fuser is a process-wide switch
      (``torch.jit.enable_onednn_fusion``); the returned :class:`OnednnModule`
-     turns it on only around its own calls and restores it, so nothing else in
-     the caller's process changes.
+     turns it on only around its own calls and restores it, so the rest of the
+     caller's process is unaffected (short of other threads' TorchScript calls
+     made at the same moment).
    * ``backend="torchscript"`` (the default elsewhere, e.g. on a GPU):
      ``torch.jit.optimize_for_inference`` rewrites the frozen graph to oneDNN
      (CPU) or cuDNN (GPU) kernels with pre-packed weights. Its pre-packed
@@ -29,9 +30,10 @@ Steps, each exact for inference (eval mode) and the whole checked against the ev
      calling it, or ``torch.jit.optimize_for_inference(torch.jit.load(f))``).
 
 ``compile=True`` instead hands the folded channels_last graph to ``torch.compile``
-(inductor with ``freezing``): about as fast as the oneDNN fuser on ResNet-50, but
-it needs a C++ compiler and compiles for ~20 s on 2 cores the first time. The
-measured speed-ups are in ``docs/benchmarks.md``.
+(inductor with ``freezing``). On a 2-core CPU it was 10-20% slower than the
+oneDNN fuser on ResNet-50, needs a C++ compiler and compiles for 20-30 s the
+first time, so it is off by default. The measured speed-ups, and why ResNet-50's
+is close to the float32 ceiling, are in ``docs/benchmarks.md``.
 
 Every candidate is checked on the example input against the eval-mode model
 (:data:`TOLERANCE`); if one cannot be built (a module TorchScript cannot trace)
