@@ -47,7 +47,8 @@ def _forward(model: object, batch: object) -> Callable[[], None]:
     return forward
 
 
-def main(pairs: int = 7, nets: tuple[str, ...] = NETS) -> dict[str, float]:
+def main(pairs: int = 7, nets: tuple[str, ...] = NETS, train_pairs: int | None = None) -> dict[str, float]:
+    """Eval forward over ``pairs`` pairs, training steps over ``train_pairs`` (default: ``pairs``)."""
     import torch
     import torchvision
 
@@ -67,7 +68,7 @@ def main(pairs: int = 7, nets: tuple[str, ...] = NETS) -> dict[str, float]:
             assert torch.allclose(ours(x[:1]), ref(x[:1]), atol=1e-4, rtol=1e-4), f"{name}: outputs differ"
         fwd = paired_time(_forward(ours, x), _forward(ref, x), pairs, warmup=1)
         ref.train(), ours.train()
-        train = paired_time(_step(ours, x, y), _step(ref, x, y), pairs, warmup=1)
+        train = paired_time(_step(ours, x, y), _step(ref, x, y), train_pairs or pairs, warmup=1)
         del ref, ours
         for mode, r in (("eval", fwd), ("train", train)):
             metrics[f"{name}_{mode}_ms"] = r.a * 1000
@@ -77,7 +78,7 @@ def main(pairs: int = 7, nets: tuple[str, ...] = NETS) -> dict[str, float]:
             rows.append((f"{name} {what}", f"{r.a * 1000:.0f} ms", f"{r.b * 1000:.0f} ms", f"{r.ratio:.3f}×"))
     print_table(
         f"Run time at batch {BATCH}, 224×224, {torch.get_num_threads()} threads ({machine()}), "
-        f"medians of {pairs} pairs",
+        f"medians of {pairs} pairs ({train_pairs or pairs} for training)",
         rows,
         ("case", "netdsl", "torchvision", "ratio"),
     )

@@ -46,12 +46,13 @@ class Settings:
     frontend: int
     construction: int
     runtime: int
+    train: int
     optimized: int
     compile: bool
 
 
-QUICK = Settings(dry_run=3, frontend=3, construction=5, runtime=3, optimized=5, compile=False)
-FULL = Settings(dry_run=5, frontend=7, construction=9, runtime=7, optimized=9, compile=True)
+QUICK = Settings(dry_run=3, frontend=3, construction=5, runtime=3, train=2, optimized=5, compile=False)
+FULL = Settings(dry_run=5, frontend=7, construction=9, runtime=7, train=7, optimized=9, compile=True)
 
 
 def _ms(v: float) -> str:
@@ -80,7 +81,7 @@ def run(settings: Settings, threads: int) -> tuple[list[Row], dict[str, float]]:
         ("dry run", lambda: bench_dry_run.main(settings.dry_run)),
         ("front end", lambda: bench_frontend.main(settings.frontend)),
         ("construction", lambda: bench_construction.main(settings.construction)),
-        ("run time", lambda: bench_runtime.main(settings.runtime)),
+        ("run time", lambda: bench_runtime.main(settings.runtime, train_pairs=settings.train)),
         ("optimised", lambda: bench_optimized.main(settings.optimized, settings.compile)),
     ]
     for name, step in steps:
