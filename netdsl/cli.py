@@ -162,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="inference: fold BatchNorm into convs, drop dropout, freeze the weights into an inference-only "
         "TorchScript module (saved as torchscript)",
     )
+    p.add_argument(
+        "--no-inplace",
+        dest="inplace",
+        action="store_false",
+        help="keep every activation and add out of place (by default they overwrite inputs nothing else reads, "
+        "like torchvision's ReLU(inplace=True); forward hooks then see overwritten values)",
+    )
     _spec_options(p)
 
     p = sub.add_parser(

@@ -222,6 +222,9 @@ class _Emitter:
             names[i] = name
             if i in last:
                 live.add(name)
+            if op.kind == "add" and type(p.children[op.target]).__name__ == "AddInplace" and name == argv[0]:
+                yield from (f"{name} += {other}" for other in argv[1:])  # as torchvision: `out += identity`
+                continue
             yield f"{name} = {expr}"
         yield f"return {names[p.output]}"
 
@@ -357,14 +360,18 @@ _SEQUENTIAL_HELPER = '''def _sequential(*named: tuple[str, nn.Module]) -> nn.Seq
     return seq'''
 
 
-def emit(analysis: Analysis) -> str:
-    """The standalone Python source of the checked spec's net (built on the meta device: no weights)."""
+def emit(analysis: Analysis, *, inplace: bool = True) -> str:
+    """The standalone Python source of the checked spec's net (built on the meta device: no weights).
+
+    ``inplace`` as in :func:`netdsl.compile.plan`: the emitted classes then use
+    ``nn.ReLU(inplace=True)`` and an accumulating add where the compiled module does.
+    """
     import torch
 
     analysis.raise_for_errors()
     assert analysis.net is not None and analysis.shapes is not None
     with torch.device("meta"):
-        root_plan = plan(analysis)
+        root_plan = plan(analysis, inplace=inplace)
     em = _Emitter()
     root = em.describe(root_plan)
     em.resolve()

@@ -41,6 +41,7 @@ from torch.fx.graph import PythonCode
 from netdsl import ir
 from netdsl.errors import Diagnostic, NetdslError
 from netdsl.initialise import POLICIES, initialise
+from netdsl.inplace import make_inplace
 from netdsl.limits import Limits
 from netdsl.pipeline import Analysis, analyze
 from netdsl.registry import REGISTRY
@@ -205,11 +206,18 @@ def _internal(node: ir._Node, what: str) -> NetdslError:
     )
 
 
-def plan(analysis: Analysis) -> Plan:
-    """Build every layer of a checked spec and record each module scope's dataflow."""
+def plan(analysis: Analysis, *, inplace: bool = True) -> Plan:
+    """Build every layer of a checked spec and record each module scope's dataflow.
+
+    ``inplace`` lets activations and residual adds overwrite inputs nobody else
+    reads, as hand-written PyTorch does (see :mod:`netdsl.inplace`).
+    """
     analysis.raise_for_errors()
     assert analysis.net is not None and analysis.shapes is not None
-    return _Planner(analysis.shapes).plan(analysis.net.body)
+    result = _Planner(analysis.shapes).plan(analysis.net.body)
+    if inplace:
+        make_inplace(result)
+    return result
 
 
 class SharedGraphModule(fx.GraphModule):
@@ -266,6 +274,7 @@ def build(
     init: str = "default",
     device: str = "cpu",
     optimize: str | None = None,
+    inplace: bool = True,
 ) -> nn.Module:
     """Compile a checked spec (see :func:`load` for the options)."""
     if init not in POLICIES:
@@ -282,9 +291,9 @@ def build(
     with _seeded(seed):
         if target.type == "meta":
             with torch.device("meta"):  # shapes only: no parameter memory is allocated
-                return instantiate(plan(analysis))
+                return instantiate(plan(analysis, inplace=inplace))
         # Built on the CPU then moved, so a seed gives the same weights on every device.
-        module = instantiate(plan(analysis))
+        module = instantiate(plan(analysis, inplace=inplace))
         initialise(module, init)
     module = module if target.type == "cpu" else module.to(target)
     if optimize == "inference":
@@ -303,6 +312,7 @@ def load(
     init: str = "default",
     device: str = "cpu",
     optimize: str | None = None,
+    inplace: bool = True,
     limits: Limits | None = None,
     **params: Any,
 ) -> nn.Module:
@@ -313,7 +323,10 @@ def load(
     initial weights reproducible without touching the caller's RNG state;
     ``init`` is ``"default"`` (PyTorch's), ``"kaiming"`` or ``"xavier"``;
     ``device="meta"`` builds without allocating; ``limits`` raises or lowers the
-    front end's guards (:class:`netdsl.limits.Limits`). Raises
+    front end's guards (:class:`netdsl.limits.Limits`); ``inplace=False`` keeps
+    every activation and add out of place (by default they overwrite inputs
+    nobody else reads, as torchvision's ``ReLU(inplace=True)`` and
+    ``out += identity`` do; see :mod:`netdsl.inplace`). Raises
     :class:`netdsl.errors.NetdslError` carrying the diagnostics if the spec has
     errors or the parameters would not fit in memory.
 
@@ -329,7 +342,7 @@ def load(
     under ``torch.no_grad()`` or ``torch.inference_mode()``.
     """
     analysis = analyze(path, params, tuple(input) if input is not None else None, limits)
-    return build(analysis, seed=seed, init=init, device=device, optimize=optimize)
+    return build(analysis, seed=seed, init=init, device=device, optimize=optimize, inplace=inplace)
 
 
 def _device(device: str) -> torch.device:

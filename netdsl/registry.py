@@ -12,7 +12,12 @@ registers one shape rule and one lowering per primitive:
 * ``family`` and ``label``: how the diagram draws it;
 * ``windows``: for sliding-window layers, the per-axis window geometry, from which
   the shape pass derives receptive field, jump, ``--explain`` arithmetic and
-  "rows dropped by the floor" warnings with one shared helper.
+  "rows dropped by the floor" warnings with one shared helper;
+* ``inplace`` and ``output_free``: what the compiler needs to run the layer in
+  place, as hand-written PyTorch does (``nn.ReLU(inplace=True)``, ``out += identity``):
+  ``inplace`` turns a built module into one that overwrites its first input, and
+  ``output_free`` says the layer's backward never reads its own output, so a
+  following in-place layer may overwrite it. Both default to "no" (always safe).
 
 Shapes never include the batch dimension: ``(C, H, W)`` or ``(C, L)`` or ``(F,)``.
 Registering a name twice is an error naming both sources.
@@ -76,6 +81,7 @@ ShapeRule = Callable[[Any, Sequence[Shape]], Shape]
 CostRule = Callable[[Any, Sequence[Shape], Shape], Cost]
 Builder = Callable[[Any, Sequence[Shape], Shape], "nn.Module"]
 WindowRule = Callable[[Any, Shape], Sequence[Window]]
+InplaceRule = Callable[["nn.Module"], "nn.Module"]
 
 
 def no_cost(params: Any, inputs: Sequence[Shape], output: Shape) -> Cost:
@@ -99,6 +105,8 @@ class LayerKind:
     aliases: Mapping[str, str] = field(default_factory=dict)
     inputs: tuple[int, int | None] = (1, 1)
     windows: WindowRule | None = None
+    inplace: InplaceRule | None = None
+    output_free: bool = False
     origin: str = "built-in"
 
     @property

@@ -74,7 +74,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     if args.format != "python" or args.verify:
         try:
             # Optimised after --verify, which hooks the spec's own modules.
-            module = build(analysis, seed=args.seed, init=args.init, device=args.device)
+            module = build(analysis, seed=args.seed, init=args.init, device=args.device, inplace=args.inplace)
         except ValueError as err:  # a bad --device or an --optimize mode this build does not offer
             raise UsageError(str(err)) from None
     if args.verify and module is not None:
@@ -97,7 +97,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     written: Path | None = out
     if args.format == "python":
         try:
-            write_atomic(out, emit(analysis))
+            write_atomic(out, emit(analysis, inplace=args.inplace))
         except CodegenError as err:
             print(f"netdsl build: error: cannot emit Python: {err}; use --format torchscript", file=sys.stderr)
             return 1

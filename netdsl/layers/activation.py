@@ -60,6 +60,12 @@ def _softmax_shape(p: SoftmaxParams, inputs: Sequence[Shape]) -> Shape:
     return shape
 
 
+def _run_inplace(module: nn.Module) -> nn.Module:
+    """In-place form of a built activation: the torch module's own ``inplace`` switch."""
+    module.inplace = True  # type: ignore[assignment]
+    return module
+
+
 def _builder(cls_name: str) -> Callable[[LayerParams, Sequence[Shape], Shape], nn.Module]:
     """A builder calling ``torch.nn.<cls_name>(**params)`` (torch imported only when called)."""
 
@@ -72,6 +78,10 @@ def _builder(cls_name: str) -> Callable[[LayerParams, Sequence[Shape], Shape], n
     build.__doc__ = f"Build torch.nn.{cls_name}."
     return build
 
+
+# Only activations whose in-place backward reads their *result* (not the overwritten
+# input) get an in-place form: relu_, relu6 (hardtanh_), leaky_relu_ and elu_.
+_INPLACE_SAFE = frozenset({"relu", "relu6", "leaky_relu", "elu"})
 
 _ACTIVATIONS: tuple[tuple[str, str, type[LayerParams], tuple[str, ...], str], ...] = (
     ("relu", "ReLU", InplaceParams, (), "max(0, x)"),
@@ -96,6 +106,7 @@ for _name, _cls, _schema, _positional, _what in _ACTIVATIONS:
             doc=f"Activation {_what} (nn.{_cls}); shape unchanged.",
             family="activation",
             positional=_positional,
+            inplace=_run_inplace if _name in _INPLACE_SAFE else None,
         )
     )
 

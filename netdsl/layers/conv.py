@@ -193,6 +193,7 @@ for _schema, _doc in (
             cost=conv_cost,
             doc=_doc,
             family="conv",
+            output_free=True,  # backward reads the input and weight, never the output
             label=conv_label,
             positional=_POSITIONAL,
             aliases=_ALIASES,

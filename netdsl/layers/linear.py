@@ -51,6 +51,7 @@ register(
         cost=_cost,
         doc="Fully connected layer on a flat (F,) input (nn.Linear); input features are inferred.",
         family="linear",
+        output_free=True,  # backward reads the input and weight, never the output
         label=lambda p: f"linear {p.out_features}",
         positional=("out_features",),
     )

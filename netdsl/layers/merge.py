@@ -90,6 +90,12 @@ def _add_build(p: NoParams, inputs: Sequence[Shape], output: Shape) -> nn.Module
     return Add()
 
 
+def _add_inplace(module: nn.Module) -> nn.Module:
+    from netdsl.layers.modules import AddInplace
+
+    return AddInplace()
+
+
 def _mul_build(p: NoParams, inputs: Sequence[Shape], output: Shape) -> nn.Module:
     from netdsl.layers.modules import Mul
 
@@ -111,6 +117,8 @@ register(
         doc="Element-wise sum of two or more paths of equal shape (residual connections).",
         family="merge",
         inputs=_MERGE_INPUTS,
+        inplace=_add_inplace,
+        output_free=True,
     )
 )
 register(
@@ -135,5 +143,6 @@ register(
         label=lambda p: "concat" if p.dim == 1 else f"concat dim={p.dim}",
         positional=("dim",),
         inputs=_MERGE_INPUTS,
+        output_free=True,
     )
 )

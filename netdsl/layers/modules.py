@@ -26,6 +26,20 @@ class Add(nn.Module):
         return out
 
 
+class AddInplace(nn.Module):
+    """:class:`Add` that accumulates into its first input (``out += identity``, as torchvision's ResNet).
+
+    The compiler uses it only where nothing else reads the first input and the layer
+    that produced it does not need it for its backward pass.
+    """
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out += x
+        return out
+
+
 class Mul(nn.Module):
     """Element-wise product of all inputs with broadcasting, e.g. (N, C, H, W) · (N, C, 1, 1).
 

@@ -159,6 +159,7 @@ register(
         cost=_bn_cost,
         doc="Batch normalisation per channel (nn.BatchNorm1d for (F,)/(C, L), nn.BatchNorm2d for (C, H, W)).",
         family="norm",
+        output_free=True,  # backward reads the input and the saved batch statistics
     )
 )
 register(
