@@ -64,7 +64,7 @@ class Lowerer(LowererBase):
             env = bind_block(net, (), overrides, net.name_span, self._report(ctx), self._evaluator(ctx))
         except Abort:
             return None
-        ctx = replace(ctx, env=env)
+        ctx = ctx.with_env(env)
         inputs = [s for s in net.body.stmts if isinstance(s, S.Input)]
         for extra in inputs[1:]:
             first = f"first declared at {inputs[0].span}"
@@ -129,9 +129,9 @@ class Lowerer(LowererBase):
             try:
                 if isinstance(stmt, S.Let):
                     try:
-                        cur = replace(cur, env={**cur.env, stmt.name: self._eval(stmt.value, cur)})
+                        cur = cur.with_env({**cur.env, stmt.name: self._eval(stmt.value, cur)})
                     except Abort:
-                        cur = replace(cur, poisoned=cur.poisoned | {stmt.name})
+                        cur = cur._replace(poisoned=cur.poisoned | {stmt.name})
                 elif isinstance(stmt, S.Input):
                     if not top:
                         self.error("E144", "`input(...)` belongs at the top level of a `net`", stmt.span, cur)
@@ -174,8 +174,8 @@ class Lowerer(LowererBase):
                 raise Abort()
         # Names in the two arms may coincide (only one is built).
         then_ns, else_ns = ctx.namer.fork(), ctx.namer.fork()
-        then = self._body(body, replace(ctx, namer=then_ns))
-        other = self._if(stmt, rest, orelse, replace(ctx, namer=else_ns))
+        then = self._body(body, ctx.with_namer(then_ns))
+        other = self._if(stmt, rest, orelse, ctx.with_namer(else_ns))
         ctx.namer.index = max(then_ns.index, else_ns.index)
         ctx.namer.used.update(then_ns.used)
         ctx.namer.used.update(else_ns.used)
@@ -226,7 +226,7 @@ class Lowerer(LowererBase):
             body = self._body(core.body, ctx)
             return ir.ScopeNode(id=self._serial_id(ctx, "group"), span=span, chain=ctx.chain, body=tuple(body))
         name = self._claim(label, span, ctx)
-        inner = replace(ctx, namer=Namer(ctx.namer.qual(name)))
+        inner = ctx.with_namer(Namer(ctx.namer.qual(name)))
         body = self._body(core.body, inner)
         return ir.ScopeNode(
             id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, container="group", body=tuple(body)
@@ -253,13 +253,13 @@ class Lowerer(LowererBase):
         name = ""
         if label is not None:
             name = self._claim(label, span, ctx)
-            inner_ctx = replace(ctx, namer=Namer(ctx.namer.qual(name)))
+            inner_ctx = ctx.with_namer(Namer(ctx.namer.qual(name)))
         items: list[ir.AnyNode] = []
         rep = S.Node(core.label, core.core, None, core.core.span)
         for i in range(n):
             self._count(span, ctx)
             env = {**inner_ctx.env, core.var: i} if core.var else inner_ctx.env
-            items.extend(self._node(rep, replace(inner_ctx, env=env)))
+            items.extend(self._node(rep, inner_ctx.with_env(env)))
         if label is None:
             return items
         return [
@@ -293,7 +293,14 @@ class Lowerer(LowererBase):
     def _layer_params(self, kind_name: str, args: tuple[S.Arg, ...], at: Span, ctx: Ctx) -> Params:
         kind = REGISTRY.get(kind_name)
         assert kind is not None
-        return bind_layer(kind, args, at, self._report(ctx), self._evaluator(ctx))
+        key = self._call_key(kind, args, ctx)
+        hit = self._memo.get(key) if key is not None else None
+        if isinstance(hit, Params):
+            return hit
+        params = bind_layer(kind, args, at, self._report(ctx), self._evaluator(ctx))
+        if key is not None:
+            self._memo[key] = params
+        return params
 
     def _unknown(self, name: str, span: Span, ctx: Ctx) -> NoReturn:
         from netdsl.plugins import provider_hint
@@ -318,16 +325,15 @@ class Lowerer(LowererBase):
             path = " → ".join((*ctx.blocks[1:], block.name)) if len(ctx.blocks) > 1 else block.name
             self.error("E130", f"block `{block.name}` uses itself ({path})", call.name_span, ctx)
             raise Abort()
-        env = bind_block(block, call.args, {}, call.name_span, self._report(ctx), self._evaluator(ctx))
+        key = self._call_key(block, call.args, ctx)
+        env = self._memo.get(key) if key is not None else None
+        if not isinstance(env, dict):
+            env = bind_block(block, call.args, {}, call.name_span, self._report(ctx), self._evaluator(ctx))
+            if key is not None:
+                self._memo[key] = env  # shared by the instances: nothing mutates an env (`let` copies)
         self._count(span, ctx)
         if call.inline:
-            inner = replace(
-                ctx,
-                env=env,
-                chain=(*ctx.chain, Frame(block.name, "", span)),
-                blocks=(*ctx.blocks, block.name),
-                poisoned=frozenset(),
-            )
+            inner = Ctx(env, ctx.namer, (*ctx.chain, Frame(block.name, "", span)), (*ctx.blocks, block.name), ctx.depth)
             body = self._body(block.body, inner)
             return ir.ScopeNode(
                 id=self._serial_id(ctx, "inline"),

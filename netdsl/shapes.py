@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from netdsl import arith, ir
 from netdsl.errors import Diagnostic, Frame, Severity, Span
@@ -24,7 +25,22 @@ from netdsl.registry import REGISTRY, Cost, LayerKind, Shape, ShapeError, Window
 # (every BatchNorm of a width, every repeated block), and params are frozen, hashable models.
 # The kind itself is kept in the value and compared by identity, so a re-registered kind never
 # sees another's results.
-_RULES: dict[tuple[int, object, tuple[Shape, ...]], tuple[Shape, Cost, tuple[Window, ...], LayerKind]] = {}
+_RULES: dict[tuple[int, object, tuple[Shape, ...]], _Rule] = {}
+# Receptive field and jump after a window, keyed by (windows, incoming rf, incoming jump).
+_GEOMETRY: dict[
+    tuple[tuple[Window, ...], tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple[int, ...]]
+] = {}
+
+
+class _Rule(NamedTuple):
+    """What a layer's pure rules say for given params and input shapes (memoised in ``_RULES``)."""
+
+    out: Shape
+    cost: Cost
+    windows: tuple[Window, ...]
+    kind: LayerKind
+    empty: bool  # some output size fell below 1 (E302)
+    lost: tuple[tuple[str, int, Window, int], ...]  # (axis, size, window, rows dropped) for W401
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,30 +279,29 @@ class _Infer:
     ) -> Flow | None:
         kind = REGISTRY.get(kind_name)
         assert kind is not None, kind_name
-        if any(x is None for x in xs):
+        if None in xs:
             return None  # poisoned by an earlier error: stay silent
-        flows = [x for x in xs if x is not None]
-        shapes = tuple(f.shape for f in flows)
+        flows: list[Flow] = xs  # type: ignore[assignment]
+        shapes = tuple([f.shape for f in flows])
         key: tuple[int, object, tuple[Shape, ...]] | None = (id(kind), params, shapes)
         try:
-            hit = _RULES.get((id(kind), params, shapes))
+            hit = _RULES.get(key)  # type: ignore[arg-type]
         except TypeError:  # a plugin schema with unhashable fields: no memo
             key, hit = None, None
-        if hit is None or hit[3] is not kind:
-            result = self._apply(node, kind, params, shapes)
-            if result is None:
+        if hit is None or hit.kind is not kind:
+            hit = self._apply(node, kind, params, shapes)
+            if hit is None:
                 return None
-            hit = (*result, kind)
             if key is not None and len(_RULES) < 65536:  # bounded; rules are pure, so results are shareable
                 _RULES[key] = hit
-        out, cost, windows, _ = hit
+        out, cost, windows = hit.out, hit.cost, hit.windows
         if self.guard is not None:
             self.guard.tick(node.span, "shape inference of")
             problem = self.guard.layer_problem(kind.name, cost.params, out) if self.sizes else None
             if problem is not None:  # refused here, long before a builder could try to allocate it
                 self.error(problem[0], problem[1], node, layer=node.id, hint=problem[2])
                 return None
-        if any(d < 1 for d in out):
+        if hit.empty:
             self.error(
                 "E302",
                 f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
@@ -294,7 +309,9 @@ class _Infer:
                 layer=node.id,
             )
             return None
-        rf, jump = self._geometry(node, kind.name, flows, out, windows)
+        if hit.lost:
+            self._lost_warning(node, kind.name, shapes[0], hit.lost)
+        rf, jump = _geometry(flows, out, windows)
         info = NodeInfo(
             node.id,
             node.name,
@@ -317,7 +334,7 @@ class _Infer:
 
     def _apply(
         self, node: ir.LayerNode | ir.MergeNode, kind: LayerKind, params: object, shapes: tuple[Shape, ...]
-    ) -> tuple[Shape, Cost, tuple[Window, ...]] | None:
+    ) -> _Rule | None:
         """Run a kind's pure shape, cost and window rules; errors become diagnostics at the layer."""
         try:
             out = tuple(kind.shape(params, shapes))
@@ -334,51 +351,60 @@ class _Infer:
                 layer=node.id,
             )
             return None
-        return out, cost, windows
+        spatial_in = shapes[0][1:]
+        lost: tuple[tuple[str, int, Window, int], ...] = ()
+        if windows and len(windows) == len(spatial_in):
+            axes = ("H", "W") if len(windows) == 2 else ("L",)
+            lost = tuple(
+                (a, n, w, d)
+                for a, n, w in zip(axes, spatial_in, windows, strict=False)
+                # k < s skips rows by design (1×1/2 projections)
+                if arith.effective_kernel(w) >= w.stride and (d := arith.dropped(n, w))
+            )
+        return _Rule(out, cost, windows, kind, any(d < 1 for d in out), lost)
 
-    def _geometry(
-        self,
-        node: ir.LayerNode | ir.MergeNode,
-        kind: str,
-        flows: list[Flow],
-        out: Shape,
-        windows: tuple[Window, ...],
-    ) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
-        first = flows[0]
-        spatial_in, spatial_out = first.shape[1:], out[1:]
-        if windows and first.rf is not None and first.jump is not None and len(windows) == len(spatial_in):
+    def _lost_warning(
+        self, node: ir.LayerNode | ir.MergeNode, kind: str, shape: Shape, lost: tuple[tuple[str, int, Window, int], ...]
+    ) -> None:
+        """W401: the floor drops the last rows/columns of the input."""
+        what = " and ".join(f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost)
+        why = "; ".join(f"{a}: {arith.explain(n, w)}" for a, n, w, _ in lost)
+        self.error(
+            "W401",
+            f"{kind}: the last {what} of the {fmt_shape(shape[1:])} input "
+            f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})",
+            node,
+            layer=node.id,
+            severity="warning",
+            hint="adjust padding or the input size so the windows tile it",
+        )
+
+
+def _geometry(
+    flows: list[Flow], out: Shape, windows: tuple[Window, ...]
+) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """Receptive field and jump of a layer's output from its inputs' (windows grow them; merges take the max)."""
+    first = flows[0]
+    if windows and first.rf is not None and first.jump is not None and len(windows) == len(first.shape) - 1:
+        key = (windows, first.rf, first.jump)
+        hit = _GEOMETRY.get(key)
+        if hit is None:
             rf = tuple(
                 r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows, strict=False)
             )
             jump = tuple(j * w.stride for j, w in zip(first.jump, windows, strict=False))
-            axes = ("H", "W") if len(windows) == 2 else ("L",)
-            lost = [
-                (a, n, w, arith.dropped(n, w))
-                for a, n, w in zip(axes, spatial_in, windows, strict=False)
-                if arith.effective_kernel(w) >= w.stride
-            ]  # k < s skips rows by design (1×1/2 projections)
-            lost = [x for x in lost if x[3]]
-            if lost:
-                what = " and ".join(
-                    f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost
-                )
-                why = "; ".join(f"{a}: {arith.explain(n, w)}" for a, n, w, _ in lost)
-                self.error(
-                    "W401",
-                    f"{kind}: the last {what} of the {fmt_shape(first.shape[1:])} input "
-                    f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})",
-                    node,
-                    layer=node.id,
-                    severity="warning",
-                    hint="adjust padding or the input size so the windows tile it",
-                )
-            return rf, jump
-        if spatial_in == spatial_out and len(out) == len(first.shape):
-            rfs = [f.rf for f in flows if f.rf is not None]
-            jumps = [f.jump for f in flows if f.jump is not None]
-            if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
-                return tuple(map(max, zip(*rfs, strict=False))), tuple(map(max, zip(*jumps, strict=False)))
-        return None, None
+            hit = (rf, jump)
+            if len(_GEOMETRY) < 65536:
+                _GEOMETRY[key] = hit
+        return hit
+    if len(out) == len(first.shape) and first.shape[1:] == out[1:]:
+        if len(flows) == 1:
+            return first.rf, first.jump
+        rfs = [f.rf for f in flows if f.rf is not None]
+        jumps = [f.jump for f in flows if f.jump is not None]
+        if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
+            return tuple(map(max, zip(*rfs, strict=False))), tuple(map(max, zip(*jumps, strict=False)))
+    return None, None
 
 
 def infer(net: ir.Net, input_shape: Shape | None = None, guard: Guard | None = None) -> ShapeResult:
