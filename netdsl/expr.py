@@ -82,6 +82,12 @@ def _fmt_shape(s: tuple[int, ...]) -> str:
 
 def _check_int(v: Value, span: Span) -> Value:
     """Refuse results no layer size could ever need: huge integers, infinities, NaN, complex numbers."""
+    t = type(v)
+    if t is int:  # the common case first: the lowering evaluates thousands of small ints
+        if -MAX_INT <= v <= MAX_INT:  # type: ignore[operator]
+            return v
+    elif t is bool or t is str:
+        return v
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
         raise EvalError(f"integer {v} is too large (limit {MAX_INT})", span, "E112")
     if isinstance(v, float) and not math.isfinite(v):

@@ -18,6 +18,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from netdsl import syntax as S
@@ -33,11 +34,15 @@ _CACHE_BYTES = 1 << 20
 _cached_bytes = 0
 
 
+@cache
 def shipped_specs() -> Path:
-    """The ``specs/`` library shipped with netdsl (inside the package or the source checkout)."""
+    """The ``specs/`` library shipped with netdsl (inside the package or the source checkout), resolved.
+
+    Cached: the package does not move while it runs, and every import resolves against it.
+    """
     here = Path(__file__).resolve().parent
     inside = here / "specs"
-    return inside if inside.is_dir() else here.parent / "specs"
+    return (inside if inside.is_dir() else here.parent / "specs").resolve()
 
 
 def register_library(name: str, root: Path) -> None:
@@ -47,7 +52,7 @@ def register_library(name: str, root: Path) -> None:
 
 def library_roots() -> dict[str, Path]:
     """Library name → directory: ``netdsl`` (the shipped specs) and those plugins registered."""
-    return {"netdsl": shipped_specs().resolve(), **_LIBRARIES}
+    return {"netdsl": shipped_specs(), **_LIBRARIES}
 
 
 @dataclass

@@ -21,7 +21,7 @@ is their qualified module name (``layer1.0.conv1``), which is also their
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SkipValidation
 
@@ -115,6 +115,65 @@ class Net(BaseModel):
 
     def param(self, name: str) -> Any:
         return dict(self.params)[name]
+
+
+_N = TypeVar("_N", bound=BaseModel)
+
+
+def rebase(scope: ScopeNode, qual: str, name: str, depth: int, serial_shift: int = 0) -> ScopeNode:
+    """A copy of a block instance's subtree as another instance: ``layer1.1`` → ``layer1.2``.
+
+    Every id below ``scope`` starts with its id (the namer's prefix), and every block
+    chain below it holds, from position ``depth``, frames whose instance starts with it:
+    both are re-prefixed with ``qual``. Transparent nodes' serial numbers (``#path12``)
+    move by ``serial_shift``, so the copy is exactly what lowering it again would give.
+    Nothing else differs between two instances of a block with equal arguments, so
+    the lowering pass copies instead of re-lowering.
+    """
+    old, cut = scope.id, len(scope.id)
+
+    def new_id(node_id: str) -> str:
+        head, sep, serial = node_id.rpartition("#")
+        if not sep or not serial_shift:
+            return qual + node_id[cut:]
+        what = serial.rstrip("0123456789")
+        return f"{qual}{head[cut:]}#{what}{int(serial[len(what) :]) + serial_shift}"
+
+    chains: dict[int, tuple[Frame, ...]] = {}  # nodes of one scope share their chain tuple
+
+    def frames(chain: tuple[Frame, ...]) -> tuple[Frame, ...]:
+        hit = chains.get(id(chain))
+        if hit is None:
+            hit = chains[id(chain)] = chain[:depth] + tuple(
+                Frame(f.block, qual + f.instance[cut:], f.span) if f.instance.startswith(old) else f
+                for f in chain[depth:]
+            )
+        return hit
+
+    def copy(n: Any) -> Any:
+        update: dict[str, Any] = {"id": new_id(n.id), "chain": frames(n.chain)}
+        if isinstance(n, ScopeNode):
+            update["body"] = tuple(copy(c) for c in n.body)
+        elif isinstance(n, MergeNode):
+            update["paths"] = tuple(copy(p) for p in n.paths)
+        elif isinstance(n, SwitchNode):
+            update["then"], update["orelse"] = copy(n.then), copy(n.orelse)
+        return _copy(n, update)
+
+    return _copy(scope, {"id": qual, "name": name, "body": tuple(copy(c) for c in scope.body)})
+
+
+def _copy(node: _N, update: dict[str, Any]) -> _N:
+    """``node.model_copy(update=update)`` without its deep-copy machinery (a third of the time).
+
+    Frozen models are never mutated, so the copy may share the field-set record.
+    """
+    new = type(node).__new__(type(node))
+    object.__setattr__(new, "__dict__", {**node.__dict__, **update})
+    object.__setattr__(new, "__pydantic_fields_set__", node.__pydantic_fields_set__)
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
 
 
 def walk(node: AnyNode | ScopeNode) -> list[AnyNode]:

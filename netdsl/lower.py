@@ -345,11 +345,24 @@ class Lowerer(LowererBase):
             )
         name = self._claim(label, span, ctx)
         qual = ctx.namer.qual(name)
+        # Instances with equal arguments at one call site (a repeat) differ only in their names:
+        # the first is lowered, the others are copies (see ir.rebase). Only clean ones are reused.
+        ikey = self._instance_key(block, env, span, ctx)
+        hit = self._instances.get(ikey) if ikey is not None else None
+        if hit is not None:
+            original, count, first_serial, serials = hit
+            self._count(span, ctx, count)
+            shift, self._serial = self._serial - first_serial, self._serial + serials
+            return ir.rebase(original, qual, name, len(ctx.chain), shift)
+        errors, nodes, serial = len(self.diagnostics), self.nodes, self._serial
         inner = Ctx(env, Namer(qual), (*ctx.chain, Frame(block.name, qual, span)), (*ctx.blocks, block.name), ctx.depth)
         body = self._body(block.body, inner)
-        return ir.ScopeNode(
+        node = ir.ScopeNode(
             id=qual, span=span, chain=ctx.chain, name=name, block=block.name, container="block", body=tuple(body)
         )
+        if ikey is not None and len(self.diagnostics) == errors:
+            self._instances[ikey] = (node, self.nodes - nodes, serial, self._serial - serial)
+        return node
 
     def _merge(self, merge: S.Merge, label: str | None, span: Span, ctx: Ctx) -> ir.MergeNode:
         kind = REGISTRY.get(merge.name)

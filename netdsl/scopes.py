@@ -145,6 +145,8 @@ class LowererBase:
         self._arg_names: dict[int, tuple[str, ...]] = {}
         self._keep: list[object] = []
         self._memo: dict[tuple[int, int, tuple[object, ...]], Params | dict[str, Value]] = {}
+        # Lowered block instances: (scope node, nodes counted, first serial, serials used); see _instance_key.
+        self._instances: dict[tuple[object, ...], tuple[Any, int, int, int]] = {}
 
     # ------------------------------------------------------------- memo
     def _call_key(
@@ -169,6 +171,28 @@ class LowererBase:
             hash(key)
         except (KeyError, TypeError):
             return None
+        return key
+
+    def _instance_key(
+        self, block: S.BlockDef, env: Mapping[str, Value], span: Span, ctx: Ctx
+    ) -> tuple[object, ...] | None:
+        """Memo key of a block instance's lowered body: the block, its arguments, the call site, the nesting.
+
+        None when an argument is unhashable.
+        """
+        try:
+            key = (
+                id(block),
+                tuple([(k, _memo_key(v)) for k, v in env.items()]),
+                span,
+                ctx.chain,
+                ctx.blocks,
+                ctx.depth,
+            )
+            hash(key)
+        except TypeError:
+            return None
+        self._keep.append(block)
         return key
 
     # ------------------------------------------------------------- reporting
@@ -209,9 +233,9 @@ class LowererBase:
         self._serial += 1
         return f"{ctx.namer.prefix}#{what}{self._serial}"
 
-    def _count(self, span: Span, ctx: Ctx) -> None:
-        """Count one module or repeat iteration; past the limit the whole lowering stops (one error, no hang)."""
-        self.nodes += 1
+    def _count(self, span: Span, ctx: Ctx, n: int = 1) -> None:
+        """Count ``n`` modules or repeat iterations; past the limit the whole lowering stops (one error, no hang)."""
+        self.nodes += n
         if self.nodes > self.limits.max_nodes:
             msg = f"the net expands to more than {self.limits.max_nodes:,} modules and repeat iterations"
             hint = "check the repeat counts (real nets have far fewer); " + how_to_raise("max_nodes")

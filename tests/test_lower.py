@@ -318,3 +318,59 @@ def test_in_is_deferred_until_shapes_are_known() -> None:
     with pytest.raises(EvalError) as err:
         ev("in.channels", shape=(64, 8, 8))
     assert err.value.hint == "did you mean `in.c`?"
+
+
+# ---------------------------------------------------------------- memoised lowering
+
+
+class _Unmemoised:
+    """Switches off the lowering's call-site and instance memos (the reference for the tests below)."""
+
+    def __enter__(self) -> None:
+        from netdsl.scopes import LowererBase
+
+        self._saved = LowererBase._call_key, LowererBase._instance_key
+        LowererBase._call_key = lambda *a: None  # type: ignore[assignment,method-assign]
+        LowererBase._instance_key = lambda *a: None  # type: ignore[assignment,method-assign]
+
+    def __exit__(self, *exc: object) -> None:
+        from netdsl.scopes import LowererBase
+
+        LowererBase._call_key, LowererBase._instance_key = self._saved  # type: ignore[method-assign]
+
+
+SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.net"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_memoised_lowering_equals_lowering_every_instance(path: Path) -> None:
+    """Copied block instances (ir.rebase) and memoised bindings give exactly the IR of a full lowering."""
+    fast = analyze(path)
+    with _Unmemoised():
+        slow = analyze(path)
+    assert fast.net is not None and slow.net is not None
+    assert fast.net.model_dump() == slow.net.model_dump()
+    assert fast.diagnostics == slow.diagnostics
+
+
+def test_instances_are_copied_only_when_their_arguments_are_equal(tmp_path: Path) -> None:
+    spec = tmp_path / "t.net"
+    spec.write_text(
+        "block B(c, k=1) {\n    conv: conv2d(c, k, padding=k // 2) -> t\n    relu\n    add { {}; @t }\n}\n"
+        "net T {\n    input(4, 8, 8)\n    b: repeat 3 as i B(4, 1 + 2 * (i // 2))\n}\n"
+    )
+    a = analyze(spec)
+    assert a.ok, a.errors
+    convs = {n.id: n for n in ir.walk(a.net.body) if isinstance(n, ir.LayerNode) and n.kind == "conv2d"}  # type: ignore[union-attr]
+    assert [(i, n.params.kernel_size) for i, n in convs.items()] == [("b.0.conv", 1), ("b.1.conv", 1), ("b.2.conv", 3)]  # type: ignore[attr-defined]
+    frames = [n.chain[-1].instance for n in convs.values()]
+    assert frames == ["b.0", "b.1", "b.2"]
+
+
+def test_a_mistake_in_a_repeated_block_is_reported_once_with_every_instance_lowered(tmp_path: Path) -> None:
+    spec = tmp_path / "t.net"
+    spec.write_text("block B(c) {\n    conv2d(c, 3, stride=0)\n}\nnet T {\n    input(4, 8, 8)\n    repeat 4 B(4)\n}\n")
+    fast = analyze(spec)
+    with _Unmemoised():
+        slow = analyze(spec)
+    assert [d.code for d in fast.errors] == [d.code for d in slow.errors] == ["E107"]
