@@ -25,7 +25,6 @@ Compilation runs in two steps:
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,12 +42,10 @@ from netdsl.errors import Diagnostic, NetdslError
 from netdsl.initialise import POLICIES, initialise
 from netdsl.inplace import make_inplace
 from netdsl.limits import Limits
+from netdsl.memory import check_memory
 from netdsl.pipeline import Analysis, analyze
 from netdsl.registry import REGISTRY
 from netdsl.shapes import ShapeResult
-
-#: Bytes per parameter/buffer element the memory guard assumes (float32).
-BYTES_PER_ELEMENT = 4
 
 #: Values of ``optimize=``; see :mod:`netdsl.optimize`.
 OPTIMIZE = (None, "none", "inference")
@@ -367,49 +364,3 @@ def _seeded(seed: int | None) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def fmt_bytes(n: float) -> str:
-    """``37.2 GB``, ``512.0 MB``: decimal units, as ``free`` and the shapes table print them."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n / 1e3:.1f} KB"
-
-
-def check_memory(analysis: Analysis, device: torch.device | None = None, available: int | None = None) -> None:
-    """Refuse, before allocating anything, a model whose parameters and buffers exceed free memory."""
-    assert analysis.net is not None and analysis.shapes is not None
-    total = analysis.shapes.total
-    need = (total.params + total.buffers) * BYTES_PER_ELEMENT
-    if available is None:
-        available = available_memory()
-        if device is not None and device.type == "cuda":
-            free = torch.cuda.mem_get_info(device)[0]
-            available = free if available is None else min(available, free)
-    if available is not None and need > available:
-        raise NetdslError(
-            [
-                Diagnostic(
-                    "E501",
-                    f"the model needs {fmt_bytes(need)} of parameters; {fmt_bytes(available)} available",
-                    analysis.net.span,
-                    hint="use --device meta (device='meta') to build without allocating",
-                )
-            ],
-            analysis.sources,
-        )

@@ -21,8 +21,6 @@ so their later uses stay silent instead of cascading into more errors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import NoReturn
 
 from netdsl import ir
 from netdsl import syntax as S
@@ -37,7 +35,7 @@ from netdsl.expr import (
 )
 from netdsl.limits import LimitExceeded, how_to_raise
 from netdsl.registry import REGISTRY, Params
-from netdsl.scopes import Ctx, Limits, LowererBase, Namer, source_text, suggest_layer
+from netdsl.scopes import Ctx, Limits, LowererBase, Namer, source_text
 
 __all__ = ["Limits", "Lowerer", "source_text"]
 
@@ -301,24 +299,6 @@ class Lowerer(LowererBase):
         if key is not None:
             self._memo[key] = params
         return params
-
-    def _unknown(self, name: str, span: Span, ctx: Ctx) -> NoReturn:
-        from netdsl.plugins import provider_hint
-
-        # A near miss of a known name is a typo; otherwise a missing plugin may provide it.
-        suggestion = suggest_layer(name, [*REGISTRY.names(), *self.blocks])
-        provider = None if suggestion else provider_hint(name)
-        if provider is None and self.incomplete:
-            raise Abort()  # probably a block of the import that failed (reported already)
-        first = self._unknown_at.get(name)
-        if first is not None:  # one misspelt name is one error, however often it is used
-            d = self.diagnostics[first]
-            if span != d.span and len(d.notes) < 5 and not any(str(span) in n for n in d.notes):  # a few places
-                self.diagnostics[first] = replace(d, notes=(*d.notes, f"also used at {span}"))
-            raise Abort()
-        self._unknown_at[name] = len(self.diagnostics)
-        self.error("E101", f"unknown layer or block `{name}`", span, ctx, hint=suggestion or provider)
-        raise Abort()
 
     def _block(self, call: S.Call, block: S.BlockDef, label: str | None, span: Span, ctx: Ctx) -> ir.ScopeNode:
         if block.name in ctx.blocks:

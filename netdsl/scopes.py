@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from netdsl import syntax as S
 from netdsl.errors import Abort, Diagnostic, Frame, Span, did_you_mean
 from netdsl.expr import EvalError, NeedsShape, UndefinedName, Value, evaluate, free_names, type_name
 from netdsl.limits import Guard, LimitExceeded, Limits, how_to_raise
-from netdsl.registry import Params
+from netdsl.registry import REGISTRY, Params
 
 __all__ = ["HINTS", "Ctx", "Guard", "Limits", "LowererBase", "Namer", "source_text", "suggest_layer"]
 
@@ -204,6 +204,24 @@ class LowererBase:
         self._seen.add(key)
         kw.setdefault("hint", HINTS.get(code))
         self.diagnostics.append(Diagnostic(code, message, span, chain=ctx.chain if ctx else (), **kw))
+
+    def _unknown(self, name: str, span: Span, ctx: Ctx) -> NoReturn:
+        from netdsl.plugins import provider_hint
+
+        # A near miss of a known name is a typo; otherwise a missing plugin may provide it.
+        suggestion = suggest_layer(name, [*REGISTRY.names(), *self.blocks])
+        provider = None if suggestion else provider_hint(name)
+        if provider is None and self.incomplete:
+            raise Abort()  # probably a block of the import that failed (reported already)
+        first = self._unknown_at.get(name)
+        if first is not None:  # one misspelt name is one error, however often it is used
+            d = self.diagnostics[first]
+            if span != d.span and len(d.notes) < 5 and not any(str(span) in n for n in d.notes):  # a few places
+                self.diagnostics[first] = replace(d, notes=(*d.notes, f"also used at {span}"))
+            raise Abort()
+        self._unknown_at[name] = len(self.diagnostics)
+        self.error("E101", f"unknown layer or block `{name}`", span, ctx, hint=suggestion or provider)
+        raise Abort()
 
     def _eval(self, e: S.Expr, ctx: Ctx, env: Mapping[str, Value] | None = None) -> Value:
         try:

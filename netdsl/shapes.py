@@ -11,45 +11,16 @@ that depend on it, so one mistake yields one error.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from netdsl import arith, ir
 from netdsl.errors import Diagnostic, Frame, Severity, Span
 from netdsl.expr import EvalError, InShape, evaluate
 from netdsl.limits import Guard, LimitExceeded
-from netdsl.registry import REGISTRY, Cost, LayerKind, Shape, ShapeError, Window
+from netdsl.registry import REGISTRY, Cost, Shape, ShapeError, Window
+from netdsl.rules import Flow, apply_rules, geometry
 
-# Memo of pure rule results keyed by (kind, params, input shapes): identical layers recur
-# (every BatchNorm of a width, every repeated block), and params are frozen, hashable models.
-# The kind itself is kept in the value and compared by identity, so a re-registered kind never
-# sees another's results.
-_RULES: dict[tuple[int, object, tuple[Shape, ...]], _Rule] = {}
-# Receptive field and jump after a window, keyed by (windows, incoming rf, incoming jump).
-_GEOMETRY: dict[
-    tuple[tuple[Window, ...], tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple[int, ...]]
-] = {}
-
-
-class _Rule(NamedTuple):
-    """What a layer's pure rules say for given params and input shapes (memoised in ``_RULES``)."""
-
-    out: Shape
-    cost: Cost
-    windows: tuple[Window, ...]
-    kind: LayerKind
-    empty: bool  # some output size fell below 1 (E302)
-    lost: tuple[tuple[str, int, Window, int], ...]  # (axis, size, window, rows dropped) for W401
-
-
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """A value flowing between layers: its shape, receptive field and jump per spatial axis."""
-
-    shape: Shape
-    rf: tuple[int, ...] | None = None
-    jump: tuple[int, ...] | None = None
+__all__ = ["Flow", "NodeInfo", "ShapeResult", "fmt_shape", "infer"]
 
 
 @dataclass(slots=True)
@@ -283,17 +254,19 @@ class _Infer:
             return None  # poisoned by an earlier error: stay silent
         flows: list[Flow] = xs  # type: ignore[assignment]
         shapes = tuple([f.shape for f in flows])
-        key: tuple[int, object, tuple[Shape, ...]] | None = (id(kind), params, shapes)
         try:
-            hit = _RULES.get(key)  # type: ignore[arg-type]
-        except TypeError:  # a plugin schema with unhashable fields: no memo
-            key, hit = None, None
-        if hit is None or hit.kind is not kind:
-            hit = self._apply(node, kind, params, shapes)
-            if hit is None:
-                return None
-            if key is not None and len(_RULES) < 65536:  # bounded; rules are pure, so results are shareable
-                _RULES[key] = hit
+            hit = apply_rules(kind, params, shapes)
+        except ShapeError as err:
+            self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
+            return None
+        except Exception as err:
+            self.error(
+                "E309",
+                f"the rules of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
+                node,
+                layer=node.id,
+            )
+            return None
         out, cost, windows = hit.out, hit.cost, hit.windows
         if self.guard is not None:
             self.guard.tick(node.span, "shape inference of")
@@ -311,7 +284,7 @@ class _Infer:
             return None
         if hit.lost:
             self._lost_warning(node, kind.name, shapes[0], hit.lost)
-        rf, jump = _geometry(flows, out, windows)
+        rf, jump = geometry(flows, out, windows)
         info = NodeInfo(
             node.id,
             node.name,
@@ -332,37 +305,6 @@ class _Infer:
         self._record(info)
         return Flow(out, rf, jump)
 
-    def _apply(
-        self, node: ir.LayerNode | ir.MergeNode, kind: LayerKind, params: object, shapes: tuple[Shape, ...]
-    ) -> _Rule | None:
-        """Run a kind's pure shape, cost and window rules; errors become diagnostics at the layer."""
-        try:
-            out = tuple(kind.shape(params, shapes))
-            cost = kind.cost(params, shapes, out)
-            windows = tuple(kind.windows(params, shapes[0])) if kind.windows else ()
-        except ShapeError as err:
-            self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
-            return None
-        except Exception as err:
-            self.error(
-                "E309",
-                f"the rules of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
-                node,
-                layer=node.id,
-            )
-            return None
-        spatial_in = shapes[0][1:]
-        lost: tuple[tuple[str, int, Window, int], ...] = ()
-        if windows and len(windows) == len(spatial_in):
-            axes = ("H", "W") if len(windows) == 2 else ("L",)
-            lost = tuple(
-                (a, n, w, d)
-                for a, n, w in zip(axes, spatial_in, windows, strict=False)
-                # k < s skips rows by design (1×1/2 projections)
-                if arith.effective_kernel(w) >= w.stride and (d := arith.dropped(n, w))
-            )
-        return _Rule(out, cost, windows, kind, any(d < 1 for d in out), lost)
-
     def _lost_warning(
         self, node: ir.LayerNode | ir.MergeNode, kind: str, shape: Shape, lost: tuple[tuple[str, int, Window, int], ...]
     ) -> None:
@@ -378,33 +320,6 @@ class _Infer:
             severity="warning",
             hint="adjust padding or the input size so the windows tile it",
         )
-
-
-def _geometry(
-    flows: list[Flow], out: Shape, windows: tuple[Window, ...]
-) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
-    """Receptive field and jump of a layer's output from its inputs' (windows grow them; merges take the max)."""
-    first = flows[0]
-    if windows and first.rf is not None and first.jump is not None and len(windows) == len(first.shape) - 1:
-        key = (windows, first.rf, first.jump)
-        hit = _GEOMETRY.get(key)
-        if hit is None:
-            rf = tuple(
-                r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows, strict=False)
-            )
-            jump = tuple(j * w.stride for j, w in zip(first.jump, windows, strict=False))
-            hit = (rf, jump)
-            if len(_GEOMETRY) < 65536:
-                _GEOMETRY[key] = hit
-        return hit
-    if len(out) == len(first.shape) and first.shape[1:] == out[1:]:
-        if len(flows) == 1:
-            return first.rf, first.jump
-        rfs = [f.rf for f in flows if f.rf is not None]
-        jumps = [f.jump for f in flows if f.jump is not None]
-        if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
-            return tuple(map(max, zip(*rfs, strict=False))), tuple(map(max, zip(*jumps, strict=False)))
-    return None, None
 
 
 def infer(net: ir.Net, input_shape: Shape | None = None, guard: Guard | None = None) -> ShapeResult:
@@ -481,7 +396,3 @@ def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: in
                 hint="a global pool before the classifier shrinks it (as NiN and ResNet do)",
             )
         )
-
-
-def values_for(result: ShapeResult) -> Mapping[str, NodeInfo]:
-    return result.by_id

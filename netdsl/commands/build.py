@@ -65,7 +65,8 @@ def _output_format(args: argparse.Namespace) -> str:
 
 def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     from netdsl.codegen import CodegenError, emit
-    from netdsl.compile import build, fmt_bytes
+    from netdsl.compile import build
+    from netdsl.limits import fmt_bytes
     from netdsl.verify import first_cause, verify
 
     assert analysis.net is not None and analysis.shapes is not None

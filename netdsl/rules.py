@@ -1,0 +1,106 @@
+"""One layer's pure rules, applied and memoised for the shape pass.
+
+:func:`apply_rules` runs a kind's shape, cost and window rules for given
+parameters and input shapes and derives what only depends on them (an output
+size below 1, the rows a window drops); :func:`geometry` carries the receptive
+field and jump through a layer. Both are pure, so their results are memoised:
+identical layers recur (every BatchNorm of a width, every repeated block) and
+parameters are frozen, hashable models. Nothing here reports: errors propagate
+to :mod:`netdsl.shapes`, which turns them into diagnostics at the layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from netdsl import arith
+from netdsl.registry import Cost, LayerKind, Shape, Window
+
+#: (axis, input size, window, rows or columns dropped) for each axis that loses some (W401).
+Lost = tuple[tuple[str, int, Window, int], ...]
+
+
+class Rule(NamedTuple):
+    """What a layer's rules say for given parameters and input shapes."""
+
+    out: Shape
+    cost: Cost
+    windows: tuple[Window, ...]
+    kind: LayerKind  # compared by identity on lookup: a re-registered kind never sees another's results
+    empty: bool  # some output size fell below 1 (E302)
+    lost: Lost
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A value flowing between layers: its shape, receptive field and jump per spatial axis."""
+
+    shape: Shape
+    rf: tuple[int, ...] | None = None
+    jump: tuple[int, ...] | None = None
+
+
+_RULES: dict[tuple[int, object, tuple[Shape, ...]], Rule] = {}
+_GEOMETRY: dict[
+    tuple[tuple[Window, ...], tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple[int, ...]]
+] = {}
+_MAX_MEMO = 65536  # bounded: a fuzzer's endless variety must not grow the process
+
+
+def apply_rules(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
+    """The kind's rules for ``params`` on ``shapes``; raises what the rules raise (ShapeError …)."""
+    key = (id(kind), params, shapes)
+    try:
+        hit = _RULES.get(key)
+    except TypeError:  # a plugin schema with unhashable fields: no memo
+        return _apply(kind, params, shapes)
+    if hit is None or hit.kind is not kind:
+        hit = _apply(kind, params, shapes)
+        if len(_RULES) < _MAX_MEMO:
+            _RULES[key] = hit
+    return hit
+
+
+def _apply(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
+    out = tuple(kind.shape(params, shapes))
+    cost = kind.cost(params, shapes, out)
+    windows = tuple(kind.windows(params, shapes[0])) if kind.windows else ()
+    spatial_in = shapes[0][1:]
+    lost: Lost = ()
+    if windows and len(windows) == len(spatial_in):
+        axes = ("H", "W") if len(windows) == 2 else ("L",)
+        lost = tuple(
+            (a, n, w, d)
+            for a, n, w in zip(axes, spatial_in, windows, strict=False)
+            # k < s skips rows by design (1×1/2 projections), so only k ≥ s counts as losing them
+            if arith.effective_kernel(w) >= w.stride and (d := arith.dropped(n, w))
+        )
+    return Rule(out, cost, windows, kind, any(d < 1 for d in out), lost)
+
+
+def geometry(
+    flows: list[Flow], out: Shape, windows: tuple[Window, ...]
+) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """Receptive field and jump of a layer's output: windows grow them, shape-keeping merges take the max."""
+    first = flows[0]
+    if windows and first.rf is not None and first.jump is not None and len(windows) == len(first.shape) - 1:
+        key = (windows, first.rf, first.jump)
+        hit = _GEOMETRY.get(key)
+        if hit is None:
+            rf = tuple(
+                r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows, strict=False)
+            )
+            jump = tuple(j * w.stride for j, w in zip(first.jump, windows, strict=False))
+            hit = (rf, jump)
+            if len(_GEOMETRY) < _MAX_MEMO:
+                _GEOMETRY[key] = hit
+        return hit
+    if len(out) == len(first.shape) and first.shape[1:] == out[1:]:
+        if len(flows) == 1:
+            return first.rf, first.jump
+        rfs = [f.rf for f in flows if f.rf is not None]
+        jumps = [f.jump for f in flows if f.jump is not None]
+        if rfs and jumps and all(len(r) == len(rfs[0]) for r in rfs):
+            return tuple(map(max, zip(*rfs, strict=False))), tuple(map(max, zip(*jumps, strict=False)))
+    return None, None
