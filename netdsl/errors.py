@@ -107,15 +107,26 @@ def _lines(text: str) -> list[str]:
     return text.splitlines()
 
 
+#: Columns of a source line a diagnostic shows; a longer line is cut to a window around the caret.
+MAX_SHOWN = 100
+
+
 def _caret_block(span: Span, text: str) -> list[str]:
     lines = _lines(text)
     if not 1 <= span.line <= len(lines):
         return []
     src = lines[span.line - 1].expandtabs(1)
-    width = span.end_col - span.col if span.end_line == span.line else len(src) - span.col + 1
-    width = max(1, min(width, max(1, len(src) - span.col + 1)))
+    col = span.col - 1  # 0-based start of the caret
+    width = span.end_col - span.col if span.end_line == span.line else len(src) - col
+    width = max(1, min(width, max(1, len(src) - col)))
+    if len(src) > MAX_SHOWN:  # a generated or minified spec: show the place, not 5,000 columns
+        start = max(0, min(col - MAX_SHOWN // 3, len(src) - MAX_SHOWN))
+        end = start + MAX_SHOWN
+        head, tail = ("…" if start else ""), ("…" if end < len(src) else "")
+        width = max(1, min(width, end - col))
+        src, col = head + src[start:end] + tail, col - start + len(head)
     gutter = f"{span.line:>4} | "
-    return [gutter + src, " " * (len(gutter) + span.col - 1) + "^" * width]
+    return [gutter + src, " " * (len(gutter) + col) + "^" * width]
 
 
 def format_diagnostic(d: Diagnostic, sources: Mapping[str, str], color: bool = False) -> str:

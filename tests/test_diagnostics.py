@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from netdsl.atomic import write_atomic
 from netdsl.commands.common import parse_overrides
-from netdsl.errors import Diagnostic, format_diagnostics
+from netdsl.errors import MAX_SHOWN, Diagnostic, format_diagnostics
 from netdsl.expr import Value
 from netdsl.pipeline import analyze
 
@@ -117,7 +117,12 @@ def _check_location(path: Path, want: Expect, got: Diagnostic, rendered: str) ->
     lines = rendered.splitlines()
     gutter = f"{want.line:>4} | "
     i = next(i for i, ln in enumerate(lines) if ln.startswith(gutter))
-    assert lines[i + 1].index("^") == len(gutter) + want.col - 1
+    caret = lines[i + 1].index("^")
+    source = file.read_text(encoding="utf-8").splitlines()[want.line - 1].expandtabs(1)
+    if len(source) <= MAX_SHOWN:
+        assert caret == len(gutter) + want.col - 1
+    else:  # a long line is shown as a window: the caret is still under the same text
+        assert lines[i][caret : caret + 8] == source[want.col - 1 : want.col + 7], rendered
 
 
 def test_every_corpus_code_is_documented() -> None:
@@ -263,3 +268,17 @@ def test_mangled_specs_give_diagnostics_never_exceptions(spec: str, edits: list,
         assert re.fullmatch(r"E\d{3}", d.code) and d.message
         assert d.span is None or d.span.file in result.sources
     assert result.ok or rendered
+
+
+@pytest.mark.parametrize("where", [5, 2000, 4990])
+def test_a_very_long_line_is_shown_around_the_caret(where: int) -> None:
+    """A 5,000-column line (a generated spec) is cut to a window that still has the caret under the token."""
+    from netdsl.errors import Diagnostic, Span, format_diagnostic
+
+    line = "x" * where + "cnov2d" + "y" * (5000 - where)
+    d = Diagnostic("E101", "unknown layer or block `cnov2d`", Span("t.net", 1, where + 1, 1, where + 7))
+    text = format_diagnostic(d, {"t.net": line + "\n"})
+    _, shown, caret = text.splitlines()[:3]
+    assert len(shown) <= len("   1 | ") + MAX_SHOWN + 2
+    start = caret.index("^")
+    assert caret.count("^") == 6 and shown[start : start + 6] == "cnov2d"
