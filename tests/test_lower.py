@@ -374,3 +374,38 @@ def test_a_mistake_in_a_repeated_block_is_reported_once_with_every_instance_lowe
     with _Unmemoised():
         slow = analyze(spec)
     assert [d.code for d in fast.errors] == [d.code for d in slow.errors] == ["E107"]
+
+
+NESTED = """
+block Leaf(c, k=3) {
+    conv2d(c, k, padding=k // 2) -> a
+    relu
+    if in.c != c { conv2d(c, 1) } else { identity }
+    add { {}; @a }
+}
+block Mid(c) {
+    first: Leaf(c)
+    inner: repeat 2 as j { x[j]: Leaf(c, 1 + 2 * j); inline Leaf(c) }
+    skip: { batchnorm -> t; relu; mul { {}; @t } }
+}
+net Nested {
+    input(3, 16, 16)
+    stem: conv2d(8, 3, padding=1)
+    stages: repeat 3 as s Mid(8 * (1 + s // 2))
+    head: { global_avgpool; linear(10) }
+}
+"""
+
+
+def test_memoised_lowering_of_nested_blocks_captures_and_switches(tmp_path: Path) -> None:
+    spec = tmp_path / "nested.net"
+    spec.write_text(NESTED)
+    fast = analyze(spec)
+    with _Unmemoised():
+        slow = analyze(spec)
+    assert fast.ok and slow.ok, fast.errors
+    assert fast.net is not None and slow.net is not None
+    assert fast.net.model_dump() == slow.net.model_dump()
+    assert fast.shapes is not None and slow.shapes is not None
+    assert [(n.id, n.output, n.rf) for n in fast.shapes.nodes] == [(n.id, n.output, n.rf) for n in slow.shapes.nodes]
+    assert fast.shapes.chosen == slow.shapes.chosen
