@@ -14,7 +14,6 @@ imports.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from netdsl.parse import parse_text
 _LIBRARIES: dict[str, Path] = {}
 # (display name, text digest, syntax depth limit) → parse. Bounded by the text it holds, since a
 # parse tree takes a few hundred times its text's size: a long-lived process must not grow forever.
-_PARSE_CACHE: dict[tuple[str, str, int], S.Module | Diagnostic] = {}
+_PARSE_CACHE: dict[tuple[str, bytes, int], S.Module | Diagnostic] = {}
 _CACHE_BYTES = 1 << 20
 _cached_bytes = 0
 
@@ -123,7 +122,9 @@ def read_spec(
         return Diagnostic("E201", f"cannot read {name}: {err.strerror or err}", span)
     sources[name] = text
     # Keyed on the content, not the mtime: an edit within one mtime tick must not return a stale parse.
-    key = (name, hashlib.sha1(data).hexdigest(), limits.max_syntax_depth)
+    # The bytes themselves are the key (a spec is small and the cache is bounded by bytes):
+    # no digest to compute, and no hashlib to import on the dry-run path.
+    key = (name, data, limits.max_syntax_depth)
     cached = _PARSE_CACHE.get(key)
     if cached is None:
         cached = parse_text(text, name, limits.max_syntax_depth)
