@@ -69,28 +69,27 @@ def test_resnet50_runs_in_place_where_torchvision_does() -> None:
     assert sum(isinstance(model.get_submodule(n), nn.ReLU) for n in names) == relu_calls == 49
 
 
-def test_a_value_read_twice_is_not_overwritten(tmp_path: Path) -> None:
+ALIASING = [
     # `a` feeds the relu and the add: the relu must not overwrite it; the add's first
     # input (the second conv) is read once and comes from a conv, so the add may.
-    spec = write(
-        tmp_path,
+    (
         "    c1: conv2d(4, 3, padding=1) -> a\n    r1: relu\n    c2: conv2d(4, 3, padding=1)\n"
         "    sum: add { {}; @a }\n    r2: relu",
-    )
-    model = netdsl.load(spec, device="meta")
-    assert inplace_calls(model) == ["sum", "r2"]
-
-
-def test_inputs_and_outputs_of_unsafe_producers_are_not_overwritten(tmp_path: Path) -> None:
+        ["sum", "r2"],
+    ),
     # r1 reads the net's input; r2 follows a sigmoid, whose backward reads its own output;
     # the add's first path is the scope input; gelu has no in-place form.
-    spec = write(
-        tmp_path,
+    (
         "    r1: relu\n    s: sigmoid\n    r2: relu\n    c: conv2d(4, 1)\n    g: gelu\n"
         "    sum: add { {}; conv2d(4, 1) }",
-    )
-    model = netdsl.load(spec, device="meta")
-    assert inplace_calls(model) == []
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), ALIASING, ids=["read-twice", "unsafe-producers"])
+def test_only_values_nobody_else_needs_are_overwritten(tmp_path: Path, body: str, expected: list[str]) -> None:
+    assert inplace_calls(netdsl.load(write(tmp_path, body), device="meta")) == expected
 
 
 def test_an_explicit_inplace_is_kept_without_the_pass(tmp_path: Path) -> None:
