@@ -21,6 +21,7 @@ is their qualified module name (``layer1.0.conv1``), which is also their
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SkipValidation
@@ -120,31 +121,47 @@ class Net(BaseModel):
 _N = TypeVar("_N", bound=BaseModel)
 
 
-def rebase(scope: ScopeNode, qual: str, name: str, depth: int, serial_shift: int = 0) -> ScopeNode:
+def make(cls: type[_N], **fields: Any) -> _N:
+    """A node of ``cls`` from values the lowering pass has just computed and checked.
+
+    Not re-validated: every value is already of its field's type (spans, frames and
+    strings the pass builds, parameters validated by their kind's schema), and
+    validating them again was a fifth of the lowering's time. The node is otherwise
+    exactly what ``cls(**fields)`` gives (defaults filled, the same fields-set), and
+    tests re-validate every node of every shipped spec against the models.
+    """
+    new = cls.__new__(cls)
+    object.__setattr__(new, "__dict__", {**_defaults(cls), **fields})
+    object.__setattr__(new, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
+
+
+@cache
+def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
+    return {name: f.default for name, f in cls.model_fields.items() if not f.is_required()}
+
+
+def rebase(scope: ScopeNode, qual: str, name: str, depth: int) -> ScopeNode:
     """A copy of a block instance's subtree as another instance: ``layer1.1`` → ``layer1.2``.
 
-    Every id below ``scope`` starts with its id (the namer's prefix), and every block
-    chain below it holds, from position ``depth``, frames whose instance starts with it:
-    both are re-prefixed with ``qual``. Transparent nodes' serial numbers (``#path12``)
-    move by ``serial_shift``, so the copy is exactly what lowering it again would give.
-    Nothing else differs between two instances of a block with equal arguments, so
-    the lowering pass copies instead of re-lowering.
+    Every id below ``scope`` starts with its id (module names, and the serial ids of
+    transparent nodes, which are numbered per module: ``layer1.1#path2``), and every
+    block chain below it holds, from position ``depth``, frames whose instance starts
+    with it: both are re-prefixed with ``qual``. Nothing else differs between two
+    instances of a block with equal arguments, so the lowering pass copies instead of
+    lowering again, and the copy is exactly what lowering again would give.
     """
     old, cut = scope.id, len(scope.id)
     chains: dict[int, tuple[Frame, ...]] = {}  # nodes of one scope share their chain tuple
     set_ = object.__setattr__
 
-    # Hot: ResNet-50 copies 8 instances of ~20 nodes per check, so this avoids pydantic's
+    # Hot: ResNet-50 copies 9 instances of ~20 nodes per check, so this avoids pydantic's
     # model_copy and generic helpers (see _copy for why skipping validation is safe here).
     def copy(n: Any) -> Any:
         d = n.__dict__.copy()
-        node_id = n.id
-        if serial_shift and "#" in node_id:
-            head, _, serial = node_id.rpartition("#")
-            what = serial.rstrip("0123456789")
-            d["id"] = f"{qual}{head[cut:]}#{what}{int(serial[len(what) :]) + serial_shift}"
-        else:
-            d["id"] = qual + node_id[cut:]
+        d["id"] = qual + n.id[cut:]
         chain = n.chain
         new_chain = chains.get(id(chain))
         if new_chain is None:
@@ -180,6 +197,13 @@ def _copy(node: _N, update: dict[str, Any]) -> _N:
     object.__setattr__(new, "__pydantic_fields_set__", node.__pydantic_fields_set__)
     object.__setattr__(new, "__pydantic_extra__", None)
     object.__setattr__(new, "__pydantic_private__", None)
+    return new
+
+
+def with_capture(node: _N, capture: str) -> _N:
+    """The node with ``-> capture`` recorded on it (as ``model_copy(update=…)`` would, fields-set included)."""
+    new = _copy(node, {"capture": capture})
+    object.__setattr__(new, "__pydantic_fields_set__", {*node.__pydantic_fields_set__, "capture"})
     return new
 
 

@@ -92,7 +92,7 @@ class Lowerer(LowererBase):
             hint = "flatten deeply nested groups; " + how_to_raise("max_depth")
             self.error("E131", "the net nests too deeply", net.name_span, hint=hint)
             return None
-        scope = ir.ScopeNode(id="", span=net.span, name="", block=net.name, container="net", body=tuple(body))
+        scope = ir.make(ir.ScopeNode, id="", span=net.span, name="", block=net.name, container="net", body=tuple(body))
         return ir.Net(
             name=net.name,
             file=net.span.file,
@@ -148,7 +148,7 @@ class Lowerer(LowererBase):
             hint = did_you_mean(stmt.name, ctx.namer.values) or "capture a value first with `-> name`"
             self.error("E103", f"undefined value `@{stmt.name}`", stmt.span, ctx, hint=hint)
             raise Abort()
-        return ir.UseNode(id=self._serial_id(ctx, "use"), span=stmt.span, chain=ctx.chain, value=stmt.name)
+        return ir.make(ir.UseNode, id=self._serial_id(ctx, "use"), span=stmt.span, chain=ctx.chain, value=stmt.name)
 
     def _if(
         self, stmt: S.If, branches: tuple[tuple[S.Expr, S.Body], ...], orelse: S.Body | None, ctx: Ctx
@@ -180,12 +180,18 @@ class Lowerer(LowererBase):
         ctx.namer.values |= then_ns.values & else_ns.values
 
         def arm(nodes: list[ir.AnyNode], span: Span) -> ir.ScopeNode:
-            return ir.ScopeNode(
-                id=self._serial_id(ctx, "arm"), span=span, chain=ctx.chain, container="arm", body=tuple(nodes)
+            return ir.make(
+                ir.ScopeNode,
+                id=self._serial_id(ctx, "arm"),
+                span=span,
+                chain=ctx.chain,
+                container="arm",
+                body=tuple(nodes),
             )
 
         else_span = orelse.span if orelse and not rest else stmt.span
-        switch = ir.SwitchNode(
+        switch = ir.make(
+            ir.SwitchNode,
             id=self._serial_id(ctx, "if"),
             span=cond.span,
             chain=ctx.chain,
@@ -215,19 +221,25 @@ class Lowerer(LowererBase):
             if node.capture:  # even when the node failed: a later `@name` must not report again
                 ctx.namer.values.add(node.capture)
         if node.capture and out:
-            out[-1] = out[-1].model_copy(update={"capture": node.capture})
+            out[-1] = ir.with_capture(out[-1], node.capture)
         return out
 
     def _group(self, core: S.Group, label: str | None, span: Span, ctx: Ctx) -> ir.ScopeNode:
         self._count(span, ctx)
         if label is None:
             body = self._body(core.body, ctx)
-            return ir.ScopeNode(id=self._serial_id(ctx, "group"), span=span, chain=ctx.chain, body=tuple(body))
+            return ir.make(ir.ScopeNode, id=self._serial_id(ctx, "group"), span=span, chain=ctx.chain, body=tuple(body))
         name = self._claim(label, span, ctx)
         inner = ctx.with_namer(Namer(ctx.namer.qual(name)))
         body = self._body(core.body, inner)
-        return ir.ScopeNode(
-            id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, container="group", body=tuple(body)
+        return ir.make(
+            ir.ScopeNode,
+            id=ctx.namer.qual(name),
+            span=span,
+            chain=ctx.chain,
+            name=name,
+            container="group",
+            body=tuple(body),
         )
 
     def _repeat(self, core: S.Repeat, label: str | None, span: Span, ctx: Ctx) -> list[ir.AnyNode]:
@@ -261,8 +273,14 @@ class Lowerer(LowererBase):
         if label is None:
             return items
         return [
-            ir.ScopeNode(
-                id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, container="repeat", body=tuple(items)
+            ir.make(
+                ir.ScopeNode,
+                id=ctx.namer.qual(name),
+                span=span,
+                chain=ctx.chain,
+                name=name,
+                container="repeat",
+                body=tuple(items),
             )
         ]
 
@@ -284,8 +302,8 @@ class Lowerer(LowererBase):
         params = self._layer_params(kind.name, call.args, call.span, ctx)
         self._count(span, ctx)
         name = self._claim(label, span, ctx)
-        return ir.LayerNode(
-            id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, kind=kind.name, params=params
+        return ir.make(
+            ir.LayerNode, id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, kind=kind.name, params=params
         )
 
     def _layer_params(self, kind_name: str, args: tuple[S.Arg, ...], at: Span, ctx: Ctx) -> Params:
@@ -315,7 +333,8 @@ class Lowerer(LowererBase):
         if call.inline:
             inner = Ctx(env, ctx.namer, (*ctx.chain, Frame(block.name, "", span)), (*ctx.blocks, block.name), ctx.depth)
             body = self._body(block.body, inner)
-            return ir.ScopeNode(
+            return ir.make(
+                ir.ScopeNode,
                 id=self._serial_id(ctx, "inline"),
                 span=span,
                 chain=ctx.chain,
@@ -330,18 +349,24 @@ class Lowerer(LowererBase):
         ikey = self._instance_key(block, env, span, ctx)
         hit = self._instances.get(ikey) if ikey is not None else None
         if hit is not None:
-            original, count, first_serial, serials = hit
+            original, count = hit
             self._count(span, ctx, count)
-            shift, self._serial = self._serial - first_serial, self._serial + serials
-            return ir.rebase(original, qual, name, len(ctx.chain), shift)
-        errors, nodes, serial = len(self.diagnostics), self.nodes, self._serial
+            return ir.rebase(original, qual, name, len(ctx.chain))
+        errors, nodes = len(self.diagnostics), self.nodes
         inner = Ctx(env, Namer(qual), (*ctx.chain, Frame(block.name, qual, span)), (*ctx.blocks, block.name), ctx.depth)
         body = self._body(block.body, inner)
-        node = ir.ScopeNode(
-            id=qual, span=span, chain=ctx.chain, name=name, block=block.name, container="block", body=tuple(body)
+        node = ir.make(
+            ir.ScopeNode,
+            id=qual,
+            span=span,
+            chain=ctx.chain,
+            name=name,
+            block=block.name,
+            container="block",
+            body=tuple(body),
         )
         if ikey is not None and len(self.diagnostics) == errors:
-            self._instances[ikey] = (node, self.nodes - nodes, serial, self._serial - serial)
+            self._instances[ikey] = (node, self.nodes - nodes)
         return node
 
     def _merge(self, merge: S.Merge, label: str | None, span: Span, ctx: Ctx) -> ir.MergeNode:
@@ -369,7 +394,8 @@ class Lowerer(LowererBase):
             else:
                 nodes = self._body(S.Body((stmt,), stmt.span), ctx)
             paths.append(
-                ir.ScopeNode(
+                ir.make(
+                    ir.ScopeNode,
                     id=self._serial_id(ctx, "path"),
                     span=stmt.span,
                     chain=ctx.chain,
@@ -384,7 +410,8 @@ class Lowerer(LowererBase):
             raise Abort()
         self._count(span, ctx)
         name = self._claim(label, span, ctx)
-        return ir.MergeNode(
+        return ir.make(
+            ir.MergeNode,
             id=ctx.namer.qual(name),
             span=span,
             chain=ctx.chain,

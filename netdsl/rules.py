@@ -28,8 +28,10 @@ class Rule(NamedTuple):
     cost: Cost
     windows: tuple[Window, ...]
     kind: LayerKind  # compared by identity on lookup: a re-registered kind never sees another's results
+    params: object  # likewise (the memo is keyed on its id, and holding it keeps that id unique)
     empty: bool  # some output size fell below 1 (E302)
     lost: Lost
+    elements: int  # values in one sample's output, for the size limit (E304)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +43,24 @@ class Flow:
     jump: tuple[int, ...] | None = None
 
 
-_RULES: dict[tuple[int, object, tuple[Shape, ...]], Rule] = {}
+# Keyed on the identity of the kind and the parameters, not their value: hashing a pydantic
+# model is a Python-level call over its fields, and the lowering pass already shares one
+# Params object among equal calls (a layer's arguments are validated once per distinct value).
+# Each entry holds its kind and parameters, so their ids cannot be reused while it lives.
+_RULES: dict[tuple[int, int, tuple[Shape, ...]], Rule] = {}
+# Keyed on the identity of a rule's windows tuple (held by the entry, as above).
 _GEOMETRY: dict[
-    tuple[tuple[Window, ...], tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple[int, ...]]
+    tuple[int, tuple[int, ...], tuple[int, ...]],
+    tuple[tuple[Window, ...], tuple[int, ...], tuple[int, ...]],
 ] = {}
 _MAX_MEMO = 65536  # bounded: a fuzzer's endless variety must not grow the process
 
 
 def apply_rules(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
     """The kind's rules for ``params`` on ``shapes``; raises what the rules raise (ShapeError …)."""
-    key = (id(kind), params, shapes)
-    try:
-        hit = _RULES.get(key)
-    except TypeError:  # a plugin schema with unhashable fields: no memo
-        return _apply(kind, params, shapes)
-    if hit is None or hit.kind is not kind:
+    key = (id(kind), id(params), shapes)
+    hit = _RULES.get(key)
+    if hit is None or hit.kind is not kind or hit.params is not params:
         hit = _apply(kind, params, shapes)
         if len(_RULES) < _MAX_MEMO:
             _RULES[key] = hit
@@ -73,10 +78,14 @@ def _apply(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
         lost = tuple(
             (a, n, w, d)
             for a, n, w in zip(axes, spatial_in, windows, strict=False)
-            # k < s skips rows by design (1×1/2 projections), so only k ≥ s counts as losing them
-            if arith.effective_kernel(w) >= w.stride and (d := arith.dropped(n, w))
+            # k < s skips rows by design (1×1/2 projections), so only k ≥ s counts as losing them;
+            # with stride 1 the windows always reach the end
+            if w.stride > 1 and arith.effective_kernel(w) >= w.stride and (d := arith.dropped(n, w))
         )
-    return Rule(out, cost, windows, kind, any(d < 1 for d in out), lost)
+    elements = 1
+    for d in out:
+        elements *= d
+    return Rule(out, cost, windows, kind, params, any(d < 1 for d in out), lost, elements)
 
 
 def geometry(
@@ -85,17 +94,17 @@ def geometry(
     """Receptive field and jump of a layer's output: windows grow them, shape-keeping merges take the max."""
     first = flows[0]
     if windows and first.rf is not None and first.jump is not None and len(windows) == len(first.shape) - 1:
-        key = (windows, first.rf, first.jump)
+        key = (id(windows), first.rf, first.jump)
         hit = _GEOMETRY.get(key)
-        if hit is None:
+        if hit is None or hit[0] is not windows:
             rf = tuple(
                 r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows, strict=False)
             )
             jump = tuple(j * w.stride for j, w in zip(first.jump, windows, strict=False))
-            hit = (rf, jump)
+            hit = (windows, rf, jump)
             if len(_GEOMETRY) < _MAX_MEMO:
                 _GEOMETRY[key] = hit
-        return hit
+        return hit[1], hit[2]
     if len(out) == len(first.shape) and first.shape[1:] == out[1:]:
         if len(flows) == 1:
             return first.rf, first.jump

@@ -31,12 +31,16 @@ class Namer:
     index: int = 0
     used: dict[str, Span] = field(default_factory=dict)
     values: set[str] = field(default_factory=lambda: {"in"})
+    # Serial numbers of the scope's transparent nodes (`layer1.0#path2`), shared with its forks
+    # (the arms of an `if`) so they never clash. Numbered per module, not per net: two
+    # instances of a block get the same numbers, so one can be copied from the other.
+    serials: list[int] = field(default_factory=lambda: [0])
 
     def qual(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
 
     def fork(self) -> Namer:
-        return Namer(self.prefix, self.index, dict(self.used), set(self.values))
+        return Namer(self.prefix, self.index, dict(self.used), set(self.values), self.serials)
 
 
 class Ctx(NamedTuple):
@@ -139,14 +143,13 @@ class LowererBase:
         self.limits = self.guard.limits
         self.diagnostics: list[Diagnostic] = []
         self._seen: set[tuple[str, Span | None, str]] = set()
-        self._serial = 0
         self.nodes = 0
         # Call-site memo of bound arguments (see _call_key).
         self._arg_names: dict[int, tuple[str, ...]] = {}
         self._keep: list[object] = []
         self._memo: dict[tuple[int, int, tuple[object, ...]], Params | dict[str, Value]] = {}
-        # Lowered block instances: (scope node, nodes counted, first serial, serials used); see _instance_key.
-        self._instances: dict[tuple[object, ...], tuple[Any, int, int, int]] = {}
+        # Lowered block instances: (scope node, nodes counted); see _instance_key.
+        self._instances: dict[tuple[object, ...], tuple[Any, int]] = {}
 
     # ------------------------------------------------------------- memo
     def _call_key(
@@ -248,8 +251,9 @@ class LowererBase:
         return lambda e, env: self._eval(e, ctx, env)
 
     def _serial_id(self, ctx: Ctx, what: str) -> str:
-        self._serial += 1
-        return f"{ctx.namer.prefix}#{what}{self._serial}"
+        serials = ctx.namer.serials
+        serials[0] += 1
+        return f"{ctx.namer.prefix}#{what}{serials[0]}"
 
     def _count(self, span: Span, ctx: Ctx, n: int = 1) -> None:
         """Count ``n`` modules or repeat iterations; past the limit the whole lowering stops (one error, no hang)."""

@@ -268,12 +268,16 @@ class _Infer:
             )
             return None
         out, cost, windows = hit.out, hit.cost, hit.windows
-        if self.guard is not None:
-            self.guard.tick(node.span, "shape inference of")
-            problem = self.guard.layer_problem(kind.name, cost.params, out) if self.sizes else None
-            if problem is not None:  # refused here, long before a builder could try to allocate it
-                self.error(problem[0], problem[1], node, layer=node.id, hint=problem[2])
-                return None
+        guard = self.guard
+        if guard is not None:
+            guard.tick(node.span, "shape inference of")
+            lim = guard.limits
+            # The cheap comparison first: only a layer over a limit builds the message.
+            if self.sizes and (cost.params > lim.max_layer_params or hit.elements > lim.max_activation):
+                problem = guard.layer_problem(kind.name, cost.params, out)
+                if problem is not None:  # refused here, long before a builder could try to allocate it
+                    self.error(problem[0], problem[1], node, layer=node.id, hint=problem[2])
+                    return None
         if hit.empty:
             self.error(
                 "E302",

@@ -409,3 +409,27 @@ def test_memoised_lowering_of_nested_blocks_captures_and_switches(tmp_path: Path
     assert fast.shapes is not None and slow.shapes is not None
     assert [(n.id, n.output, n.rf) for n in fast.shapes.nodes] == [(n.id, n.output, n.rf) for n in slow.shapes.nodes]
     assert fast.shapes.chosen == slow.shapes.chosen
+
+
+@pytest.mark.parametrize("path", [*SPECS, "nested"], ids=[*(p.stem for p in SPECS), "nested"])  # type: ignore[misc]
+def test_every_node_built_without_validation_is_valid(path: Path | str, tmp_path: Path) -> None:
+    """The lowering builds nodes with ``ir.make`` (no re-validation): each must pass its model's validation
+    and equal the validated node. Serial ids (numbered per module) are unique, and so are module ids except
+    between the two arms of a switch (only one is built)."""
+    if path == "nested":
+        path = tmp_path / "nested.net"
+        path.write_text(NESTED)
+    a = analyze(path)
+    assert a.net is not None
+    nodes = ir.walk(a.net.body)
+    for n in nodes:
+        fields = {k: v for k, v in n.__dict__.items() if k in n.__pydantic_fields_set__}
+        validated = type(n).model_validate(fields)
+        assert validated == n
+        assert validated.__dict__ == n.__dict__
+        assert validated.__pydantic_fields_set__ == n.__pydantic_fields_set__
+    serial = [n.id for n in nodes if "#" in n.id]
+    assert len(serial) == len(set(serial))
+    assert a.shapes is not None
+    built = [n.id for n in a.shapes.nodes]
+    assert len(built) == len(set(built))

@@ -7,12 +7,13 @@ path, which must never import torch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import wraps
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, ValidationInfo
 
 from netdsl.arith import effective_kernel, window_out
-from netdsl.registry import Params, Shape, ShapeError, Window
+from netdsl.registry import Params, Shape, ShapeError, Window, WindowRule
 
 #: Human names of the spatial axes, by number of spatial dimensions.
 AXES: dict[int, tuple[str, ...]] = {1: ("length",), 2: ("height", "width")}
@@ -154,13 +155,13 @@ def windowed_output(kind: str, shape: Shape, windows: Sequence[Window], channels
     """
     sizes = shape[1:]
     axes = AXES[len(sizes)]
-    grid = fmt_grid([w.kernel for w in windows])
     out: list[int] = []
     for axis, size, w in zip(axes, sizes, windows, strict=True):
         n = window_out(size, w)
         if n < 1:
             pad = f"{w.pad_lo}" if w.pad_lo == w.pad_hi else f"{w.pad_lo}+{w.pad_hi}"
             dil = f", dilation {w.dilation} spans {effective_kernel(w)}" if w.dilation > 1 else ""
+            grid = fmt_grid([w.kernel for w in windows])
             raise ShapeError(
                 f"{kind} output {axis} would be {n}: input {axis} {size} is smaller than "
                 f"the {grid} window (padding {pad}{dil})",
@@ -193,3 +194,27 @@ def dim_name(d: int, rank: int) -> str:
         return "channels" if rank > 1 else "features"
     axes = AXES.get(rank - 1)
     return axes[d - 2] if axes else f"dim {d}"
+
+
+def rank_windows(rule: WindowRule) -> Callable[[Any, Shape], tuple[Window, ...]]:
+    """Memoise a windows rule that reads only the parameters and the input's rank.
+
+    The kind's shape rule and the shape pass both ask for the windows of the same
+    layer; a new layer of a real net costs a third less this way. Keyed on the
+    parameters' identity (frozen, and shared among equal calls by the lowering pass),
+    each entry holding them so that id is not reused. Errors are not memoised.
+    """
+    memo: dict[tuple[int, int], tuple[object, tuple[Window, ...]]] = {}
+
+    @wraps(rule)
+    def windows(p: Any, shape: Shape) -> tuple[Window, ...]:
+        key = (id(p), len(shape))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is p:
+            return hit[1]
+        out = tuple(rule(p, shape))
+        if len(memo) < 4096:
+            memo[key] = (p, out)
+        return out
+
+    return windows

@@ -29,6 +29,7 @@ from netdsl.layers.common import (
     fmt_stride,
     one_input,
     pair,
+    rank_windows,
     spatial,
     windowed_output,
 )
@@ -91,6 +92,7 @@ class Conv1dParams(_ConvParams):
     dilation: PosSingle = Field(1, description=_D)
 
 
+@rank_windows
 def conv_windows(p: _ConvParams, shape: Shape) -> tuple[Window, ...]:
     """One resolved window per spatial axis ('same' split the PyTorch way, odd pixel at the end)."""
     n = p.RANK

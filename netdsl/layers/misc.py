@@ -17,6 +17,7 @@ from netdsl.layers.common import (
     expect_rank,
     fmt_shape,
     one_input,
+    rank_windows,
     windowed_output,
 )
 from netdsl.registry import LayerKind, Shape, ShapeError, Window, register
@@ -93,6 +94,7 @@ def _zeropad_sides(p: ZeroPadParams, shape: Shape) -> list[tuple[int, int]]:
     return [(top, bottom), (left, right)]
 
 
+@rank_windows
 def zeropad_windows(p: ZeroPadParams, shape: Shape) -> tuple[Window, ...]:
     """1×1 stride-1 windows carrying the padding: exact for shape, receptive field and offsets."""
     return tuple(Window(kernel=1, pad_lo=lo, pad_hi=hi) for lo, hi in _zeropad_sides(p, shape))

@@ -23,6 +23,7 @@ from netdsl.layers.common import (
     fmt_stride,
     one_input,
     pair,
+    rank_windows,
     spatial,
     windowed_output,
 )
@@ -75,6 +76,7 @@ class AvgPoolParams(PoolParams):
     count_include_pad: bool = Field(True, description="count padding zeros in the average's divisor")
 
 
+@rank_windows
 def pool_windows(p: PoolParams, shape: Shape) -> tuple[Window, ...]:
     """One window per spatial axis of the input (1 for (C, L), 2 for (C, H, W))."""
     n = expect_rank(p.KIND, shape, _MAPS) - 1
