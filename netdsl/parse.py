@@ -1,16 +1,19 @@
 """Pass 1: text → syntax tree (:mod:`netdsl.syntax`), with friendly syntax errors.
 
 The Lark LALR grammar lives in ``grammar/netdsl.lark`` and is loaded once per
-process (and its analysis cached on disk by Lark). A Transformer turns Lark's
-tree into the frozen syntax nodes (Lark's in-parser transformer cannot see
-positions, which every node needs).
+process (and its analysis cached on disk by Lark). :mod:`netdsl.lalr` runs Lark's
+table and builds the frozen syntax nodes during the parse (:class:`_Build`, one
+method per rule), with the positions Lark would give them. Whatever it does not
+parse — a syntax error, a too-deep file — goes through Lark's own path (its tree,
+then :class:`_Reference`, a Transformer over the same builder), so diagnostics come
+from Lark's exceptions exactly as before.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from lark.lark import PostLex
 
 from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span
+from netdsl.lalr import Driver
 
 
 def grammar_path() -> Path:
@@ -85,17 +89,17 @@ def _tok_span(file: str, tok: Token) -> Span:
 _BINOPS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "eq", "ne", "lt", "le", "gt", "ge")
 
 
-@v_args(meta=True)
-class _Build(Transformer[Token, Any]):
-    """Builds :mod:`netdsl.syntax` nodes while the LALR parser reduces."""
+class _Build:
+    """Builds :mod:`netdsl.syntax` nodes from a rule's span and children (one method per rule or alias).
+
+    Shared by both paths: :mod:`netdsl.lalr` calls it during the reductions, and :class:`_Reference`
+    after Lark has built its tree. ``span`` is None only for an empty rule (the empty file's ``start``).
+    """
 
     file = "<spec>"
 
-    def _s(self, meta: Any) -> Span:
-        return _span(self.file, meta)
-
     # -- top level
-    def start(self, meta: Any, items: list[Any]) -> S.Module:
+    def start(self, s: Span | None, items: list[Any]) -> S.Module:
         return S.Module(
             self.file,
             tuple(i for i in items if isinstance(i, S.Import)),
@@ -103,147 +107,166 @@ class _Build(Transformer[Token, Any]):
             tuple(i for i in items if isinstance(i, S.BlockDef)),
         )
 
-    def import_stmt(self, meta: Any, c: list[Any]) -> S.Import:
-        return S.Import(c[0][1:-1], self._s(meta))
+    def import_stmt(self, s: Span, c: list[Any]) -> S.Import:
+        return S.Import(c[0][1:-1], s)
 
-    def requires_stmt(self, meta: Any, c: list[Any]) -> S.Requires:
-        return S.Requires(tuple(t[1:-1] for t in c), self._s(meta))
+    def requires_stmt(self, s: Span, c: list[Any]) -> S.Requires:
+        return S.Requires(tuple(t[1:-1] for t in c), s)
 
-    def _def(self, meta: Any, c: list[Any], is_net: bool) -> S.BlockDef:
+    def _def(self, s: Span, c: list[Any], is_net: bool) -> S.BlockDef:
         name, params, body = c
-        return S.BlockDef(str(name), params or (), body, is_net, self._s(meta), _tok_span(self.file, name))
+        return S.BlockDef(str(name), params or (), body, is_net, s, _tok_span(self.file, name))
 
-    def block_def(self, meta: Any, c: list[Any]) -> S.BlockDef:
-        return self._def(meta, c, False)
+    def block_def(self, s: Span, c: list[Any]) -> S.BlockDef:
+        return self._def(s, c, False)
 
-    def net_def(self, meta: Any, c: list[Any]) -> S.BlockDef:
-        return self._def(meta, c, True)
+    def net_def(self, s: Span, c: list[Any]) -> S.BlockDef:
+        return self._def(s, c, True)
 
-    def params(self, meta: Any, c: list[Any]) -> tuple[S.Param, ...]:
+    def params(self, s: Span, c: list[Any]) -> tuple[S.Param, ...]:
         return tuple(p for p in c if p is not None)
 
-    def param(self, meta: Any, c: list[Any]) -> S.Param:
-        return S.Param(str(c[0]), c[1], self._s(meta))
+    def param(self, s: Span, c: list[Any]) -> S.Param:
+        return S.Param(str(c[0]), c[1], s)
 
-    def body(self, meta: Any, c: list[Any]) -> S.Body:
-        return S.Body(tuple(c), self._s(meta))
+    def body(self, s: Span, c: list[Any]) -> S.Body:
+        return S.Body(tuple(c), s)
 
     # -- statements
-    def node(self, meta: Any, c: list[Any]) -> S.Node:
+    def node(self, s: Span, c: list[Any]) -> S.Node:
         label, core, capture = c
-        return S.Node(label, core, capture, self._s(meta))
+        return S.Node(label, core, capture, s)
 
-    def label(self, meta: Any, c: list[Any]) -> S.Label:
-        return S.Label(str(c[0]), c[1], self._s(meta))
+    def label(self, s: Span, c: list[Any]) -> S.Label:
+        return S.Label(str(c[0]), c[1], s)
 
-    def capture(self, meta: Any, c: list[Any]) -> str:
+    def capture(self, s: Span, c: list[Any]) -> str:
         return str(c[0])
 
-    def call(self, meta: Any, c: list[Any]) -> S.Call:
+    def call(self, s: Span, c: list[Any]) -> S.Call:
         inline, name, args = c
-        return S.Call(str(name), args or (), inline is not None, self._s(meta), _tok_span(self.file, name))
+        return S.Call(str(name), args or (), inline is not None, s, _tok_span(self.file, name))
 
-    def merge(self, meta: Any, c: list[Any]) -> S.Merge:
+    def merge(self, s: Span, c: list[Any]) -> S.Merge:
         name, args, body = c
-        return S.Merge(str(name), args or (), body, self._s(meta), _tok_span(self.file, name))
+        return S.Merge(str(name), args or (), body, s, _tok_span(self.file, name))
 
-    def group(self, meta: Any, c: list[Any]) -> S.Group:
-        return S.Group(c[0], self._s(meta))
+    def group(self, s: Span, c: list[Any]) -> S.Group:
+        return S.Group(c[0], s)
 
-    def repeat(self, meta: Any, c: list[Any]) -> S.Repeat:
+    def repeat(self, s: Span, c: list[Any]) -> S.Repeat:
         count, var, label, core = c
-        return S.Repeat(count, str(var) if var is not None else None, label, core, self._s(meta))
+        return S.Repeat(count, str(var) if var is not None else None, label, core, s)
 
-    def let_stmt(self, meta: Any, c: list[Any]) -> S.Let:
-        return S.Let(str(c[0]), c[1], self._s(meta))
+    def let_stmt(self, s: Span, c: list[Any]) -> S.Let:
+        return S.Let(str(c[0]), c[1], s)
 
-    def if_stmt(self, meta: Any, c: list[Any]) -> S.If:
+    def if_stmt(self, s: Span, c: list[Any]) -> S.If:
         cond, body, *rest = c
         orelse = rest.pop() if rest and (rest[-1] is None or isinstance(rest[-1], S.Body)) else None
-        return S.If(((cond, body), *rest), orelse, self._s(meta))
+        return S.If(((cond, body), *rest), orelse, s)
 
-    def elif_clause(self, meta: Any, c: list[Any]) -> tuple[S.Expr, S.Body]:
+    def elif_clause(self, s: Span, c: list[Any]) -> tuple[S.Expr, S.Body]:
         return (c[0], c[1])
 
-    def else_clause(self, meta: Any, c: list[Any]) -> S.Body:
+    def else_clause(self, s: Span, c: list[Any]) -> S.Body:
         return c[0]  # type: ignore[no-any-return]
 
-    def input_stmt(self, meta: Any, c: list[Any]) -> S.Input:
-        return S.Input(c[0], self._s(meta))
+    def input_stmt(self, s: Span, c: list[Any]) -> S.Input:
+        return S.Input(c[0], s)
 
-    def use_stmt(self, meta: Any, c: list[Any]) -> S.Use:
-        return S.Use(str(c[0]), self._s(meta))
+    def use_stmt(self, s: Span, c: list[Any]) -> S.Use:
+        return S.Use(str(c[0]), s)
 
-    def args(self, meta: Any, c: list[Any]) -> tuple[S.Arg, ...]:
+    def args(self, s: Span, c: list[Any]) -> tuple[S.Arg, ...]:
         return tuple(a for a in c if a is not None)
 
-    def pos_arg(self, meta: Any, c: list[Any]) -> S.Arg:
-        return S.Arg(None, c[0], self._s(meta))
+    def pos_arg(self, s: Span, c: list[Any]) -> S.Arg:
+        return S.Arg(None, c[0], s)
 
-    def kw_arg(self, meta: Any, c: list[Any]) -> S.Arg:
-        return S.Arg(str(c[0]), c[1], self._s(meta))
+    def kw_arg(self, s: Span, c: list[Any]) -> S.Arg:
+        return S.Arg(str(c[0]), c[1], s)
 
     # -- expressions
-    def int_lit(self, meta: Any, c: list[Any]) -> S.Lit:
-        return S.Lit(int(str(c[0]).replace("_", "")), self._s(meta))
+    def int_lit(self, s: Span, c: list[Any]) -> S.Lit:
+        return S.Lit(int(str(c[0]).replace("_", "")), s)
 
-    def float_lit(self, meta: Any, c: list[Any]) -> S.Lit:
-        return S.Lit(float(c[0]), self._s(meta))
+    def float_lit(self, s: Span, c: list[Any]) -> S.Lit:
+        return S.Lit(float(c[0]), s)
 
-    def str_lit(self, meta: Any, c: list[Any]) -> S.Lit:
-        return S.Lit(str(c[0])[1:-1], self._s(meta))
+    def str_lit(self, s: Span, c: list[Any]) -> S.Lit:
+        return S.Lit(str(c[0])[1:-1], s)
 
-    def true_lit(self, meta: Any, c: list[Any]) -> S.Lit:
-        return S.Lit(True, self._s(meta))
+    def true_lit(self, s: Span, c: list[Any]) -> S.Lit:
+        return S.Lit(True, s)
 
-    def false_lit(self, meta: Any, c: list[Any]) -> S.Lit:
-        return S.Lit(False, self._s(meta))
+    def false_lit(self, s: Span, c: list[Any]) -> S.Lit:
+        return S.Lit(False, s)
 
-    def name(self, meta: Any, c: list[Any]) -> S.Name:
-        return S.Name(str(c[0]), self._s(meta))
+    def name(self, s: Span, c: list[Any]) -> S.Name:
+        return S.Name(str(c[0]), s)
 
-    def func(self, meta: Any, c: list[Any]) -> S.Func:
-        return S.Func(str(c[0]), tuple(x for x in c[1:] if x is not None), self._s(meta))
+    def func(self, s: Span, c: list[Any]) -> S.Func:
+        return S.Func(str(c[0]), tuple(x for x in c[1:] if x is not None), s)
 
-    def tuple_lit(self, meta: Any, c: list[Any]) -> S.TupleLit:
-        return S.TupleLit(tuple(x for x in c if x is not None), self._s(meta))
+    def tuple_lit(self, s: Span, c: list[Any]) -> S.TupleLit:
+        return S.TupleLit(tuple(x for x in c if x is not None), s)
 
     list_lit = tuple_lit
 
-    def cond_expr(self, meta: Any, c: list[Any]) -> S.Cond:
-        return S.Cond(c[0], c[1], c[2], self._s(meta))
+    def cond_expr(self, s: Span, c: list[Any]) -> S.Cond:
+        return S.Cond(c[0], c[1], c[2], s)
 
-    def or_op(self, meta: Any, c: list[Any]) -> S.BinOp:
-        return S.BinOp("or", c[0], c[1], self._s(meta))
+    def or_op(self, s: Span, c: list[Any]) -> S.BinOp:
+        return S.BinOp("or", c[0], c[1], s)
 
-    def and_op(self, meta: Any, c: list[Any]) -> S.BinOp:
-        return S.BinOp("and", c[0], c[1], self._s(meta))
+    def and_op(self, s: Span, c: list[Any]) -> S.BinOp:
+        return S.BinOp("and", c[0], c[1], s)
 
-    def not_op(self, meta: Any, c: list[Any]) -> S.Unary:
-        return S.Unary("not", c[0], self._s(meta))
+    def not_op(self, s: Span, c: list[Any]) -> S.Unary:
+        return S.Unary("not", c[0], s)
 
-    def neg(self, meta: Any, c: list[Any]) -> S.Unary:
-        return S.Unary("neg", c[0], self._s(meta))
+    def neg(self, s: Span, c: list[Any]) -> S.Unary:
+        return S.Unary("neg", c[0], s)
 
-    def index(self, meta: Any, c: list[Any]) -> S.Index:
-        return S.Index(c[0], c[1], self._s(meta))
+    def index(self, s: Span, c: list[Any]) -> S.Index:
+        return S.Index(c[0], c[1], s)
 
-    def attr(self, meta: Any, c: list[Any]) -> S.Attr:
-        return S.Attr(c[0], str(c[1]), self._s(meta))
+    def attr(self, s: Span, c: list[Any]) -> S.Attr:
+        return S.Attr(c[0], str(c[1]), s)
 
 
 def _binop(op: str) -> Any:
-    def build(self: _Build, meta: Any, c: list[Any]) -> S.BinOp:
-        return S.BinOp(op, c[0], c[1], self._s(meta))
+    def build(self: _Build, s: Span, c: list[Any]) -> S.BinOp:
+        return S.BinOp(op, c[0], c[1], s)
 
     return build
 
 
 for _op in _BINOPS:
-    setattr(_Build, _op, v_args(meta=True)(_binop(_op)))
+    setattr(_Build, _op, _binop(_op))
 
 _BUILDER = _Build()
 _LOCK = threading.Lock()
+# The rule (and alias) names the grammar's callbacks use: every public method of the builder.
+_RULE_NAMES = tuple(n for n in dir(_Build) if not n.startswith("_") and n != "file")
+
+
+class _Reference(Transformer[Token, Any]):
+    """Lark's own path: the builder applied to Lark's tree (positions from Lark's ``Meta``)."""
+
+
+def _adapt(name: str) -> Any:
+    def method(self: _Reference, meta: Any, c: list[Any]) -> Any:
+        return getattr(_BUILDER, name)(None if meta.empty else _span(_BUILDER.file, meta), c)
+
+    return v_args(meta=True)(method)
+
+
+for _name in _RULE_NAMES:
+    setattr(_Reference, _name, _adapt(_name))
+
+_REFERENCE = _Reference()
 
 
 @cache
@@ -268,6 +291,18 @@ def _parse_raw(text: str) -> Any:
     return parser().parse(text)
 
 
+# Trees up to this many levels are built by the driver (which never recurses); taller ones go through
+# Lark's path, whose Transformer recurses about twice per level: beyond ~490 levels from a shallow
+# stack it raises RecursionError, which `_parse_reference` reports as E003. Real specs stay under 20.
+_FAST_HEIGHT = 100
+
+
+@cache
+def _driver() -> Driver:
+    """The LALR driver over :func:`parser`'s table, building with the shared builder."""
+    return Driver(parser(), {name: getattr(_BUILDER, name) for name in _RULE_NAMES})
+
+
 def _too_deep(tree: Tree[Token], limit: int) -> Tree[Token] | None:
     """The first subtree (in source order) deeper than ``limit`` levels; iterative, so never a RecursionError."""
     stack = [(tree, 1)]
@@ -285,6 +320,32 @@ def parse_text(text: str, file: str = "<spec>", max_depth: int | None = None) ->
     ``max_depth`` bounds the nesting of the syntax tree (braces, brackets, operators), so
     that the recursive passes after parsing can never run out of stack (E003 at the place).
     """
+    module = _parse_fast(text, file, max_depth)
+    return module if module is not None else _parse_reference(text, file, max_depth)
+
+
+def _parse_fast(text: str, file: str, max_depth: int | None) -> S.Module | None:
+    """The syntax tree built during the parse (:mod:`netdsl.lalr`); None where Lark's path must decide.
+
+    That is a syntax error, a tree deeper than ``max_depth`` or :data:`_FAST_HEIGHT`, or any other
+    exception: :func:`_parse_reference` then gives exactly the diagnostic (or exception) it always has.
+    """
+    limit = _FAST_HEIGHT if max_depth is None else min(max_depth, _FAST_HEIGHT)
+    with _LOCK:
+        driver = _driver()  # outside the `try`: a driver that cannot be built is a bug, not a fallback
+        _BUILDER.file = file
+        try:
+            module, _ = driver.parse(text, partial(Span, file), limit)
+        except Exception:  # whatever went wrong, the reference path decides what to report
+            return None
+        finally:
+            _BUILDER.file = "<spec>"
+    assert isinstance(module, S.Module)
+    return module
+
+
+def _parse_reference(text: str, file: str = "<spec>", max_depth: int | None = None) -> S.Module | Diagnostic:
+    """:func:`parse_text` through Lark's own tree and a Transformer: the fallback, and the tests' reference."""
     with _LOCK:
         try:
             raw = parser().parse(text)
@@ -307,7 +368,7 @@ def parse_text(text: str, file: str = "<spec>", max_depth: int | None = None) ->
         _BUILDER.file = file
         try:
             try:
-                tree = _BUILDER.transform(raw)
+                tree = _REFERENCE.transform(raw)
             except VisitError as err:  # an exception inside a transformer callback: unwrap it
                 raise err.orig_exc from err
         except RecursionError:  # nesting beyond a raised max_depth: a diagnostic, not a crash

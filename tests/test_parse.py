@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import random
 import re
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
+from fuzz.generators import grammar_specs, mutate, random_ops, tokens_of
+from hypothesis import HealthCheck, given, settings
+from lark import Token, Tree
 
 from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span
-from netdsl.parse import parse_text
+from netdsl.parse import _FAST_HEIGHT, _driver, _parse_fast, _parse_raw, _parse_reference, parse_text, parser
 from netdsl.pipeline import analyze
 from netdsl.syntax_errors import _EXAMPLES, example_labels_that_parse
 
@@ -331,3 +339,180 @@ def test_reference_examples_parse_and_check(text: str, tmp_path: Path) -> None:
         spec.write_text(text, encoding="utf-8")
         result = analyze(spec)
         assert result.ok, [f"{d.code} {d.span}: {d.message}" for d in result.errors]
+
+
+# ---------------------------------------------------------------------------- the fast path is Lark's path
+
+ROOT = Path(__file__).resolve().parent.parent
+NET_FILES = sorted(p for folder in ("specs", "tests") for p in (ROOT / folder).rglob("*.net"))
+DEPTHS = (None, 3, 5, 10, 200)
+
+
+def same(text: str, max_depth: int | None = None, file: str = "t.net") -> S.Module | Diagnostic:
+    """``parse_text``'s result, asserted equal (spans and all) to Lark's own path's."""
+    got, want = parse_text(text, file, max_depth), _parse_reference(text, file, max_depth)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))  # comparing a few hundred levels of nodes recurses
+    try:
+        assert got == want
+    finally:
+        sys.setrecursionlimit(limit)
+    return got
+
+
+def lark_height(tree: Tree[Token]) -> int:
+    """Levels of Lark's tree (what ``_too_deep`` counts), without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return deepest
+
+
+def driver_height(text: str) -> int:
+    return int(_driver().parse(text, partial(Span, "t.net"), 10**9)[1])
+
+
+@pytest.mark.parametrize("path", NET_FILES, ids=[str(p.relative_to(ROOT)) for p in NET_FILES])
+def test_every_net_file_parses_as_lark_does(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    for variant in (text, text.replace("\n", "\r\n"), text.replace("    ", "\t")):
+        for depth in DEPTHS:
+            same(variant, depth, str(path))
+    if isinstance(_parse_reference(text, str(path)), S.Module):
+        height = driver_height(text)
+        assert height == lark_height(_parse_raw(text))
+        if height <= _FAST_HEIGHT:  # taller trees go Lark's way on purpose
+            assert _parse_fast(text, str(path), None) is not None, "a valid file went the slow way"
+        assert isinstance(same(text, height), S.Module)
+        deep = same(text, height - 1)
+        assert isinstance(deep, Diagnostic) and deep.code == "E003"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "net A { let x = " + "-" * 95 + "1 }",  # around the fast path's own height limit
+        "net A { let x = " + "-" * 96 + "1 }",
+        "net A { let x = " + "-" * 97 + "1 }",
+        "net A { let x = " + "[" * 48 + "1" + "]" * 48 + " }",
+        "net A { input(3, 8, 8)\n conv2d(" + "1 + " * 150 + "3, 3) }",
+        "net A { input(3, 8, 8)\n" + "{" * 60 + "relu" + "}" * 60 + "}",
+        "net A { input(3, 8, 8)\n" + "repeat 2 " * 40 + "relu }",
+        "net A { input(3, 8, 8)\n conv2d(" + "(" * 300 + "3" + ")" * 300 + ", 3) }",
+        "net A { let x = " + "a if b else " * 40 + "c }",
+    ],
+)
+def test_deep_nesting_heights_and_limits_match_lark(text: str) -> None:
+    height = lark_height(_parse_raw(text))
+    assert driver_height(text) == height
+    for depth in (None, 3, height - 1, height, height + 1, 200):
+        same(text, depth)
+
+
+EDGE_CASES = [
+    "",
+    "# only a comment",
+    "# comments\n\n# and blank lines\n\n",
+    "\n;\n;;\n",
+    "net A {}",
+    "net A {\n}\n",
+    "net A { ; relu;; tanh; }",
+    "net A(a, b=1, c) { relu }",
+    "net A(a, b=1,) { relu }",
+    "block B() { relu }\nblock C(x=(1, 2)) {\n}",
+    "net A { x: relu; y[1]: relu; z[i + 1]: B(1) -> w; @w; @in }",
+    "net A { relu; relu(); relu(1,); inline B; inline B(1, k=2,) }",
+    "net A { repeat 2 relu; repeat n as i relu; repeat n as i lbl: relu; repeat n lbl[i]: { relu } }",
+    "net A { add { relu; x: { tanh } }; concat(dim=1) {} }",
+    "net A { let x = (1 + 2); let y = (1 + 2) * 3; let z = ((a)); let w = -(+1); let v = (a).c }",
+    "net A { let t = (1,); let u = (1, 2,); let l = []; let m = [1,]; let f = max(); let g = min(a, b) }",
+    "net A { let x = a.c[0][i + 1].h if not a and b or c else 2 ** -1 // 3 % 4 }",
+    "net A { let x = 1_000 + 2.5e-3 + 'a' + \"b\" + true + false }",
+    "net A(x=1)\n{\n    if x > 1\n    {\n        relu\n    }\n    elif x > 0 { tanh }\n"
+    "    elif x\n    {\n    }\n    else\n    {\n        sigmoid\n    }\n}",
+    "net A { if a { relu } }\nnet B { if a { relu } else { tanh } }",
+    "net A {\r\n    relu  # c\r\n\r\n    conv2d(1,\r\n        2)\r\n}\r\n",
+    "net\tA\t{\n\trelu\t# tab\n\tlet\tx\t=\t1\n}",
+    'import "a.net"\nrequires "x", "y"\n\nnet A { relu } # end',
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_edge_cases_parse_as_lark_does(text: str) -> None:
+    assert isinstance(same(text), S.Module)
+    for depth in (3, 6):
+        same(text, depth)
+
+
+def test_parenthesised_expression_spans() -> None:
+    # `?atom: "(" expr ")"` keeps the inner node's own span, but its parent sees the parentheses.
+    (let,) = body("net A { let x = (1 + 2) }")
+    assert isinstance(let, S.Let) and let.value.span == sp(1, 18, 1, 23) and let.span == sp(1, 9, 1, 24)
+    e = expr("(1 + 2) * 3")
+    assert isinstance(e, S.BinOp) and e.span == sp(1, 17, 1, 28) and e.left.span == sp(1, 18, 1, 23)
+    e = expr("-(+1)")
+    assert isinstance(e, S.Unary) and e.span == sp(1, 17, 1, 22) and e.operand.span == sp(1, 20, 1, 21)
+
+
+def test_placeholders_absent_and_present() -> None:
+    (net,) = parse("net A(a, b=1) { c[2]: B -> d; inline E(1) }").blocks
+    assert [(p.name, p.default) for p in net.params] == [("a", None), ("b", S.Lit(1, sp(1, 12, 1, 13)))]
+    first, second = net.body.stmts
+    assert isinstance(first, S.Node) and first.label is not None and first.capture == "d"
+    assert first.label.index == S.Lit(2, sp(1, 19, 1, 20)) and first.span == sp(1, 17, 1, 29)
+    assert isinstance(second, S.Node) and second.label is None and second.capture is None
+    assert isinstance(second.core, S.Call) and second.core.inline and len(second.core.args) == 1
+
+
+def test_errors_take_lark_s_path() -> None:
+    for text in ("net A { relu $ }", "net A {\n  conv2d(64, 3\n  relu\n}", "net A { relu", "}", "net A { 'x }"):
+        d = same(text)
+        assert isinstance(d, Diagnostic) and d.code in ("E001", "E002")
+        assert _parse_fast(text, "t.net", None) is None
+
+
+def test_tokens_are_lark_s() -> None:
+    def attrs(tokens: Iterable[Token]) -> list[tuple[object, ...]]:
+        out: list[tuple[object, ...]] = []
+        try:
+            for t in tokens:
+                out.append((type(t), t.type, t.value, t.start_pos, t.line, t.column, t.end_line, t.end_column))
+                out.append((t.end_pos,))
+        except Exception:  # the scanner stops where Lark's lexer raises
+            out.append(("error",))
+        return out
+
+    texts = [p.read_text(encoding="utf-8") for p in NET_FILES] + EDGE_CASES + ["net A { relu $ }", "a\n\n b ' c"]
+    for text in texts:
+        for variant in (text, text.replace("\n", "\r\n")):
+            assert attrs(_driver().tokens(variant)) == attrs(parser().lex(variant))
+
+
+def test_mutated_specs_parse_as_lark_does() -> None:
+    rng = random.Random(20240611)
+    sources = [tokens_of(p) for p in sorted((ROOT / "specs").rglob("*.net"))]
+    for _ in range(300):
+        text = mutate(rng.choice(sources), random_ops(rng))
+        same(text)
+        same(text, 8)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=120, suppress_health_check=list(HealthCheck))
+@given(grammar_specs())
+def test_grammar_derived_specs_parse_as_lark_does(text: str) -> None:
+    same(text)
+    same(text, 5)
+
+
+def test_parsing_from_several_threads() -> None:
+    texts = [(str(p), p.read_text(encoding="utf-8")) for p in NET_FILES[:40]]
+    expected = [_parse_reference(text, name, 50) for name, text in texts]
+
+    def run(_: int) -> list[S.Module | Diagnostic]:
+        return [parse_text(text, name, 50) for name, text in texts]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for got in pool.map(run, range(12)):
+            assert got == expected
