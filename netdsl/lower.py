@@ -34,7 +34,7 @@ from netdsl.expr import (
     type_name,
 )
 from netdsl.limits import LimitExceeded, how_to_raise
-from netdsl.registry import REGISTRY, Params
+from netdsl.registry import REGISTRY, LayerKind, Params
 from netdsl.scopes import Ctx, Limits, LowererBase, Namer, source_text
 
 __all__ = ["Limits", "Lowerer", "source_text"]
@@ -299,16 +299,14 @@ class Lowerer(LowererBase):
             msg = f"`{call.name}` merges several paths: write `{call.name} {{ path; path }}`"
             self.error("E122", msg, call.name_span, ctx)
             raise Abort()
-        params = self._layer_params(kind.name, call.args, call.span, ctx)
+        params = self._layer_params(kind, call.args, call.span, ctx)
         self._count(span, ctx)
         name = self._claim(label, span, ctx)
         return ir.make(
             ir.LayerNode, id=ctx.namer.qual(name), span=span, chain=ctx.chain, name=name, kind=kind.name, params=params
         )
 
-    def _layer_params(self, kind_name: str, args: tuple[S.Arg, ...], at: Span, ctx: Ctx) -> Params:
-        kind = REGISTRY.get(kind_name)
-        assert kind is not None
+    def _layer_params(self, kind: LayerKind, args: tuple[S.Arg, ...], at: Span, ctx: Ctx) -> Params:
         key = self._call_key(kind, args, ctx)
         hit = self._memo.get(key) if key is not None else None
         if isinstance(hit, Params):
@@ -383,7 +381,7 @@ class Lowerer(LowererBase):
             hint = f"to apply `{merge.name}` and then a group, put the `{{` on the next line"
             self.error("E122", msg, merge.name_span, ctx, hint=hint)
             raise Abort()
-        params = self._layer_params(kind.name, merge.args, merge.span, ctx)
+        params = self._layer_params(kind, merge.args, merge.span, ctx)
         paths: list[ir.ScopeNode] = []
         for stmt in merge.paths.stmts:
             if isinstance(stmt, (S.Let, S.Input)):

@@ -11,7 +11,6 @@ to :mod:`netdsl.shapes`, which turns them into diagnostics at the layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from netdsl import arith
@@ -34,9 +33,11 @@ class Rule(NamedTuple):
     elements: int  # values in one sample's output, for the size limit (E304)
 
 
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """A value flowing between layers: its shape, receptive field and jump per spatial axis."""
+class Flow(NamedTuple):
+    """A value flowing between layers: its shape, receptive field and jump per spatial axis.
+
+    A named tuple: the shape pass makes one per layer, and a tuple is built in C.
+    """
 
     shape: Shape
     rf: tuple[int, ...] | None = None

@@ -181,21 +181,23 @@ class LowererBase:
     ) -> tuple[object, ...] | None:
         """Memo key of a block instance's lowered body: the block, its arguments, the call site, the nesting.
 
-        None when an argument is unhashable.
+        The call site and nesting are keyed by identity (each instance of a repeat shares
+        them; hashing frames and spans by value was a tenth of a copy's time), and kept
+        alive with the memo so their ids stay unique. None when an argument is unhashable.
         """
         try:
             key = (
                 id(block),
                 tuple([(k, _memo_key(v)) for k, v in env.items()]),
-                span,
-                ctx.chain,
-                ctx.blocks,
+                id(span),
+                id(ctx.chain),
+                id(ctx.blocks),
                 ctx.depth,
             )
             hash(key)
         except TypeError:
             return None
-        self._keep.append(block)
+        self._keep.append((block, span, ctx.chain, ctx.blocks))
         return key
 
     # ------------------------------------------------------------- reporting
