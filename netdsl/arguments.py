@@ -43,6 +43,11 @@ def layer_signature(kind: LayerKind) -> str:
     return f"{kind.name}({', '.join(parts)})"
 
 
+def _positional(args: tuple[S.Arg, ...]) -> int:
+    """How many of a call's arguments are positional (for the messages that count them)."""
+    return sum(a.name is None for a in args)
+
+
 def bind_block(
     block: S.BlockDef,
     args: tuple[S.Arg, ...],
@@ -56,7 +61,6 @@ def bind_block(
     given: dict[str, Value] = {}
     seen_kw = False
     npos = 0
-    npositional = sum(a.name is None for a in args)
     for a in args:
         if a.name is None:
             if seen_kw:
@@ -71,7 +75,7 @@ def bind_block(
                 plural = "s" if len(names) != 1 else ""
                 report(
                     "E105",
-                    f"block `{block.name}` takes {len(names)} argument{plural}, got {npositional}",
+                    f"block `{block.name}` takes {len(names)} argument{plural}, got {_positional(args)}",
                     a.span,
                     hint=f"its signature: {block_signature(block)}",
                 )
@@ -116,7 +120,6 @@ def bind_layer(kind: LayerKind, args: tuple[S.Arg, ...], at: Span, report: Repor
     spans: dict[str, Span] = {}
     npos = 0
     seen_kw = False
-    npositional = sum(a.name is None for a in args)
     for a in args:
         if a.name is None:
             if seen_kw:
@@ -132,7 +135,8 @@ def bind_layer(kind: LayerKind, args: tuple[S.Arg, ...], at: Span, report: Repor
                 names = f" ({', '.join(kind.positional)})" if n else ""
                 report(
                     "E105",
-                    f"`{kind.name}` takes {n} positional argument{'s' if n != 1 else ''}{names}, got {npositional}",
+                    f"`{kind.name}` takes {n} positional argument{'s' if n != 1 else ''}{names}, "
+                    f"got {_positional(args)}",
                     a.span,
                     hint=f"pass the others by keyword: {layer_signature(kind)}",
                 )

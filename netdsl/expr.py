@@ -233,11 +233,29 @@ def _undefined_hint(name: str, env: Mapping[str, Value]) -> str | None:
     return did_you_mean(name, env)
 
 
-def free_names(e: S.Expr) -> list[S.Name]:
-    """Every name an expression reads, in order (``in`` included)."""
+def free_names(e: S.Expr) -> tuple[S.Name, ...]:
+    """Every name an expression reads, in order (``in`` included).
+
+    Memoised by the expression's identity (syntax trees are immutable and, for a file
+    parsed once, shared by every check): the lowering asks for each argument and condition.
+    """
+    hit = _FREE_NAMES.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    names = tuple(_free_names(e))
+    if len(_FREE_NAMES) >= 65536:  # bounded: a long-lived process parses many files
+        _FREE_NAMES.clear()
+    _FREE_NAMES[id(e)] = (e, names)  # holding `e` keeps its id unique while the entry lives
+    return names
+
+
+_FREE_NAMES: dict[int, tuple[S.Expr, tuple[S.Name, ...]]] = {}
+
+
+def _free_names(e: S.Expr) -> list[S.Name]:
     if isinstance(e, S.Name):
         return [e]
-    return [n for c in _children(e) for n in free_names(c)]
+    return [n for c in _children(e) for n in _free_names(c)]
 
 
 def reads_shape(e: S.Expr) -> bool:

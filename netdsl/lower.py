@@ -125,7 +125,9 @@ class Lowerer(LowererBase):
         for stmt in body.stmts:
             self.guard.tick(stmt.span, "lowering")
             try:
-                if isinstance(stmt, S.Let):
+                if type(stmt) is S.Node:  # the common statement first
+                    out.extend(self._node(stmt, cur))
+                elif isinstance(stmt, S.Let):
                     try:
                         cur = cur.with_env({**cur.env, stmt.name: self._eval(stmt.value, cur)})
                     except Abort:
@@ -137,8 +139,6 @@ class Lowerer(LowererBase):
                     out.append(self._use(stmt, cur))
                 elif isinstance(stmt, S.If):
                     out.extend(self._if(stmt, stmt.branches, stmt.orelse, cur))
-                else:
-                    out.extend(self._node(stmt, cur))
             except Abort:
                 continue
         return out
@@ -207,7 +207,7 @@ class Lowerer(LowererBase):
     def _node(self, node: S.Node, ctx: Ctx) -> list[ir.AnyNode]:
         ctx = self._deeper(node.span, ctx)
         try:
-            label = self._label(node.label, ctx)
+            label = None if node.label is None else self._label(node.label, ctx)
             core = node.core
             if isinstance(core, S.Call):
                 out = [self._call(core, label, node.span, ctx)]

@@ -137,7 +137,8 @@ class _Infer:
         ins: list[Shape | None],
     ) -> Flow | None:
         outer_in: Flow | None = None
-        if node.is_module:
+        module = node.name is not None  # node.is_module, without a property call per scope
+        if module:
             values = {"in": x}
         elif node.container == "inline":
             # Captures inside an inline block stay visible after it (it is spliced into the enclosing
@@ -145,14 +146,14 @@ class _Infer:
             outer_in, values["in"] = values.get("in"), x
         ins = [*ins, x.shape if x else None] if node.container in ("net", "block", "inline") else ins
         info = None
-        if node.is_module:
+        if module:
             info = self._add_scope(node, x, depth, parent)
             parent, depth = node.id, depth + 1
         for child in node.body:
             x = self.node(child, x, values, depth, parent, ins)
             if child.capture:
                 values[child.capture] = x
-        if node.container == "inline" and not node.is_module:
+        if node.container == "inline" and not module:
             values["in"] = outer_in
         if info is not None:
             self._close(info)
@@ -196,8 +197,12 @@ class _Infer:
 
     def _close(self, info: NodeInfo) -> None:
         """A module's cost is the sum of its layers' and sub-modules' (rolled up as each module ends)."""
-        costs = self._acc.pop(info.id, [])
-        info.cost = Cost(sum(c.params for c in costs), sum(c.buffers for c in costs), sum(c.macs for c in costs))
+        params = buffers = macs = 0
+        for c in self._acc.pop(info.id, ()):
+            params += c.params
+            buffers += c.buffers
+            macs += c.macs
+        info.cost = Cost(params, buffers, macs)
         if info.parent is not None:
             self._acc[info.parent].append(info.cost)
 
@@ -385,7 +390,10 @@ def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: in
     total = result.total.params
     if total < minimum:
         return
-    biggest = max(result.layers(), key=lambda n: n.cost.params, default=None)
+    biggest, most = None, -1
+    for n in result.nodes:  # the first of the largest, as max() would give
+        if not n.is_scope and n.cost.params > most:
+            biggest, most = n, n.cost.params
     if biggest is not None and biggest.cost.params > share * total:
         pct = 100 * biggest.cost.params / total
         result.diagnostics.append(
