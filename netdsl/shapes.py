@@ -11,86 +11,16 @@ that depend on it, so one mistake yields one error.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 
 from netdsl import arith, ir
-from netdsl.errors import Diagnostic, Frame, Severity, Span
+from netdsl.errors import Diagnostic, Severity, Span
 from netdsl.expr import EvalError, InShape, evaluate
 from netdsl.limits import Guard, LimitExceeded
 from netdsl.registry import REGISTRY, Cost, Shape, ShapeError, Window
 from netdsl.rules import Flow, apply_rules, geometry
+from netdsl.shape_result import LayerRow, NodeInfo, ScopeRow, ShapeResult, fmt_shape
 
 __all__ = ["Flow", "NodeInfo", "ShapeResult", "fmt_shape", "infer"]
-
-
-@dataclass(slots=True)
-class NodeInfo:
-    """Static facts about one module of the net (a layer, merge or named scope)."""
-
-    id: str
-    name: str
-    kind: str  # layer kind, or "block", "group", "repeat", "net"
-    title: str  # block/container name for scopes; unused for layers (see `label`)
-    depth: int
-    parent: str | None
-    inputs: tuple[Shape, ...]
-    output: Shape | None
-    cost: Cost
-    span: Span
-    chain: tuple[Frame, ...]
-    rf: tuple[int, ...] | None = None
-    jump: tuple[int, ...] | None = None
-    windows: tuple[Window, ...] = ()
-    is_scope: bool = False
-    block: str | None = None
-    children: int = 0
-    params: object = None
-
-    @property
-    def label(self) -> str:
-        """Compact description: ``conv 3×3, 64, /2`` for layers, the block name for scopes."""
-        if self.is_scope:
-            return self.title
-        kind = REGISTRY.get(self.kind)
-        return kind.describe(self.params) if kind else self.kind
-
-    @property
-    def explain(self) -> tuple[str, ...]:
-        """The arithmetic behind each spatial output size (computed on demand: only --explain asks)."""
-        if not self.windows or not self.inputs:
-            return ()
-        sizes = self.inputs[0][1:]
-        axes = ("H", "W") if len(self.windows) == 2 else ("L",)
-        return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows, strict=False))
-
-
-@dataclass
-class ShapeResult:
-    """Everything the shape pass learnt: per-module info, switch decisions, diagnostics."""
-
-    net: ir.Net
-    input_shape: Shape
-    nodes: list[NodeInfo] = field(default_factory=list)
-    by_id: dict[str, NodeInfo] = field(default_factory=dict)
-    chosen: dict[str, bool] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    output: Shape | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not any(d.is_error for d in self.diagnostics)
-
-    @property
-    def total(self) -> Cost:
-        root = self.by_id.get("")
-        return root.cost if root else Cost()
-
-    def layers(self) -> list[NodeInfo]:
-        return [n for n in self.nodes if not n.is_scope]
-
-
-def fmt_shape(s: Shape | None) -> str:
-    return "?" if s is None else "×".join(map(str, s))
 
 
 class _Infer:
@@ -99,7 +29,8 @@ class _Infer:
         self.guard = guard  # the run's deadline and, if `sizes`, the limits on one layer's size
         self.sizes = sizes
         self._seen: set[tuple[str, Span, str]] = set()
-        self._acc: dict[str, list[Cost]] = {}
+        self._rows: list[LayerRow | ScopeRow] = self.result.rows
+        self._total = [0, 0, 0]  # params, buffers, MACs of the layers shaped so far
 
     def error(
         self,
@@ -145,9 +76,9 @@ class _Infer:
             # module); only `in` is the block's own for the duration of its body.
             outer_in, values["in"] = values.get("in"), x
         ins = [*ins, x.shape if x else None] if node.container in ("net", "block", "inline") else ins
-        info = None
+        row = None
         if module:
-            info = self._add_scope(node, x, depth, parent)
+            row = self._scope_row(node, x, depth, parent)
             parent, depth = node.id, depth + 1
         for child in node.body:
             x = self.node(child, x, values, depth, parent, ins)
@@ -155,56 +86,19 @@ class _Infer:
                 values[child.capture] = x
         if node.container == "inline" and not module:
             values["in"] = outer_in
-        if info is not None:
-            self._close(info)
-            info.output = x.shape if x else None
-            if x is not None:
-                info.rf, info.jump = x.rf, x.jump
+        if row is not None:
+            row[-1] = x  # the scope's output (its cost and child count are summed when the table is built)
         return x
 
-    def _add_scope(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> NodeInfo:
+    def _scope_row(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> ScopeRow:
         kind = "net" if node.container == "net" else ("block" if node.block else node.container)
         label = node.block or node.container
         body = node.body
         if len(body) == 1 and isinstance(body[0], ir.ScopeNode) and body[0].container == "inline":
             label = body[0].block or label  # a block that only dispatches to another is shown as that one
-        info = NodeInfo(
-            node.id,
-            node.name or "",
-            kind,
-            label,
-            depth,
-            parent,
-            (x.shape,) if x else (),
-            None,
-            Cost(),
-            node.span,
-            node.chain,
-            is_scope=True,
-            block=node.block,
-        )
-        self._record(info)
-        self._acc[info.id] = []
-        return info
-
-    def _record(self, info: NodeInfo) -> None:
-        self.result.nodes.append(info)
-        self.result.by_id[info.id] = info
-        if info.parent is not None:
-            self.result.by_id[info.parent].children += 1
-            if not info.is_scope:
-                self._acc[info.parent].append(info.cost)
-
-    def _close(self, info: NodeInfo) -> None:
-        """A module's cost is the sum of its layers' and sub-modules' (rolled up as each module ends)."""
-        params = buffers = macs = 0
-        for c in self._acc.pop(info.id, ()):
-            params += c.params
-            buffers += c.buffers
-            macs += c.macs
-        info.cost = Cost(params, buffers, macs)
-        if info.parent is not None:
-            self._acc[info.parent].append(info.cost)
+        row: ScopeRow = [node, kind, label, depth, parent, x, None]
+        self._rows.append(row)
+        return row
 
     def node(
         self,
@@ -294,24 +188,11 @@ class _Infer:
         if hit.lost:
             self._lost_warning(node, kind.name, shapes[0], hit.lost)
         rf, jump = geometry(flows, out, windows)
-        info = NodeInfo(
-            node.id,
-            node.name,
-            kind.name,
-            "",
-            depth,
-            parent,
-            shapes,
-            out,
-            cost,
-            node.span,
-            node.chain,
-            rf,
-            jump,
-            windows,
-            params=params,
-        )
-        self._record(info)
+        self._rows.append((node, kind.name, depth, parent, shapes, out, cost, rf, jump, windows, params))
+        total = self._total
+        total[0] += cost.params
+        total[1] += cost.buffers
+        total[2] += cost.macs
         return Flow(out, rf, jump)
 
     def _lost_warning(
@@ -342,8 +223,9 @@ def infer(net: ir.Net, input_shape: Shape | None = None, guard: Guard | None = N
     spatial = len(shape) - 1
     start = Flow(shape, (1,) * spatial if spatial else None, (1,) * spatial if spatial else None)
     out = run.scope(net.body, start, {}, 0, None, [])
-    run.result.output = out.shape if out else None
     result = run.result
+    result.output = out.shape if out else None
+    result.total = Cost(*run._total)
     if any(d.code == "E302" for d in result.diagnostics) and len(shape) > 1:
         with contextlib.suppress(LimitExceeded):  # out of time for the search: the error stands, without its hint
             _suggest_smallest_input(net, result, guard)
@@ -391,20 +273,20 @@ def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: in
     if total < minimum:
         return
     biggest, most = None, -1
-    for n in result.nodes:  # the first of the largest, as max() would give
-        if not n.is_scope and n.cost.params > most:
-            biggest, most = n, n.cost.params
-    if biggest is not None and biggest.cost.params > share * total:
-        pct = 100 * biggest.cost.params / total
+    for row in result.rows:  # the first of the largest layers (from the rows: no table is built for this)
+        if type(row) is tuple and row[6].params > most:
+            biggest, most = row, row[6].params
+    if biggest is not None and most > share * total:
+        node, kind, params = biggest[0], REGISTRY.get(biggest[1]), biggest[10]
+        label = kind.describe(params) if kind else biggest[1]
         result.diagnostics.append(
             Diagnostic(
                 "W403",
-                f"`{biggest.id}` ({biggest.label}) holds {pct:.0f}% of all parameters "
-                f"({biggest.cost.params:,} of {total:,})",
-                biggest.span,
+                f"`{node.id}` ({label}) holds {100 * most / total:.0f}% of all parameters ({most:,} of {total:,})",
+                node.span,
                 "warning",
-                biggest.id,
-                biggest.chain,
+                node.id,
+                node.chain,  # type: ignore[arg-type]
                 hint="a global pool before the classifier shrinks it (as NiN and ResNet do)",
             )
         )

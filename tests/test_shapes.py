@@ -89,6 +89,29 @@ def test_receptive_field_and_jump() -> None:
     assert result.layers()[5].jump == (4, 4)
 
 
+@pytest.mark.parametrize("spec", ["resnet50", "googlenet", "mobilenet_v2"])
+def test_module_table_is_built_on_demand_with_summed_costs(spec: str) -> None:
+    """A check never builds the per-module table; once read, each module's cost is the sum of its
+    layers' (computed here from the layer rows and the parent links) and the root's is the total."""
+    a = analyze(SPECS / f"{spec}.net")
+    assert a.ok and a.shapes is not None
+    assert a.shapes._table is None  # `netdsl check` stops here
+    nodes = a.shapes.nodes
+    layers = [n for n in nodes if not n.is_scope]
+    for scope in (n for n in nodes if n.is_scope):
+        inside = []
+        for n in layers:
+            p = n.parent
+            while p is not None and p != scope.id:
+                p = a.shapes.by_id[p].parent
+            if p == scope.id:
+                inside.append(n)
+        assert scope.cost.params == sum(n.cost.params for n in inside), scope.id
+        assert scope.cost.macs == sum(n.cost.macs for n in inside), scope.id
+        assert scope.children == sum(n.parent == scope.id for n in nodes), scope.id
+    assert a.shapes.by_id[""].cost == a.shapes.total
+
+
 def test_depth_folds_into_block_rows() -> None:
     result = _ok(SPECS / "resnet50.net")
     rows = report.rows_for(result, depth=1)
