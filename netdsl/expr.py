@@ -130,6 +130,7 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
 }  # fmt: skip
+_INT_CLOSED = frozenset({"add", "sub", "mul"})  # int op int → int, never an error but the size limit
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**"}
 
 
@@ -177,6 +178,13 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
             left = evaluate(e.left, env, in_shape)
             return left if left else evaluate(e.right, env, in_shape)
         a, b = evaluate(e.left, env, in_shape), evaluate(e.right, env, in_shape)
+        if type(a) is int and type(b) is int:  # the common case (sizes, counts): no checks can fail
+            if e.op in _COMPARE:
+                return _COMPARE[e.op](a, b)
+            if e.op in _INT_CLOSED:
+                r = _ARITH[e.op](a, b)
+                if -MAX_INT <= r <= MAX_INT:
+                    return r  # type: ignore[no-any-return]
         if e.op in _COMPARE:
             try:
                 return _COMPARE[e.op](a, b)

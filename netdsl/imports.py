@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from netdsl import syntax as S
@@ -139,11 +139,16 @@ def read_spec(
 
 def display_name(path: Path) -> str:
     """How diagnostics name a file: relative to the working directory when below it."""
+    return _display_name(str(path), os.getcwd())
+
+
+@lru_cache(maxsize=256)  # a check names each file several times; the answer depends on the cwd too
+def _display_name(path: str, cwd: str) -> str:
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:

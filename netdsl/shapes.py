@@ -31,6 +31,7 @@ class _Infer:
         self._seen: set[tuple[str, Span, str]] = set()
         self._rows: list[LayerRow | ScopeRow] = self.result.rows
         self._total = [0, 0, 0]  # params, buffers, MACs of the layers shaped so far
+        self._decided: dict[tuple[object, ...], bool] = {}  # switch conditions (the IR keeps each `cond` alive)
 
     def error(
         self,
@@ -130,11 +131,21 @@ class _Infer:
         shape = ins[-1] if ins else None
         if shape is None:
             return None
+        # Instances of a block decide their switches alike: memoised by condition, values (typed:
+        # `true` and `1` are equal in Python, not to the evaluator) and shape.
+        key: tuple[object, ...] | None = (id(node.cond), shape, tuple((k, type(v), v) for k, v in node.env.items()))
         try:
-            take = bool(evaluate(node.cond, node.env, InShape(shape)))
-        except EvalError as err:
-            self.error(err.code, err.message, node, hint=err.hint)
-            return None
+            take = self._decided.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value: no memo
+            key, take = None, None
+        if take is None:
+            try:
+                take = bool(evaluate(node.cond, node.env, InShape(shape)))
+            except EvalError as err:
+                self.error(err.code, err.message, node, hint=err.hint)
+                return None
+            if key is not None:
+                self._decided[key] = take
         self.result.chosen[node.id] = take
         return self.scope(node.then if take else node.orelse, x, values, depth, parent, ins)
 
