@@ -3,10 +3,11 @@
 :func:`apply_rules` runs a kind's shape, cost and window rules for given
 parameters and input shapes and derives what only depends on them (an output
 size below 1, the rows a window drops); :func:`geometry` carries the receptive
-field and jump through a layer. Both are pure, so their results are memoised:
-identical layers recur (every BatchNorm of a width, every repeated block) and
-parameters are frozen, hashable models. Nothing here reports: errors propagate
-to :mod:`netdsl.shapes`, which turns them into diagnostics at the layer.
+field and jump through a layer. The rules are pure, so their results are
+memoised: identical layers recur (every BatchNorm of a width, every repeated
+block) and parameters are frozen. (The geometry is a few multiplications, cheaper
+than a memo lookup.) Nothing here reports: errors propagate to
+:mod:`netdsl.shapes`, which turns them into diagnostics at the layer.
 """
 
 from __future__ import annotations
@@ -49,11 +50,6 @@ class Flow(NamedTuple):
 # Params object among equal calls (a layer's arguments are validated once per distinct value).
 # Each entry holds its kind and parameters, so their ids cannot be reused while it lives.
 _RULES: dict[tuple[int, int, tuple[Shape, ...]], Rule] = {}
-# Keyed on the identity of a rule's windows tuple (held by the entry, as above).
-_GEOMETRY: dict[
-    tuple[int, tuple[int, ...], tuple[int, ...]],
-    tuple[tuple[Window, ...], tuple[int, ...], tuple[int, ...]],
-] = {}
 _MAX_MEMO = 65536  # bounded: a fuzzer's endless variety must not grow the process
 
 
@@ -94,18 +90,18 @@ def geometry(
 ) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
     """Receptive field and jump of a layer's output: windows grow them, shape-keeping merges take the max."""
     first = flows[0]
-    if windows and first.rf is not None and first.jump is not None and len(windows) == len(first.shape) - 1:
-        key = (id(windows), first.rf, first.jump)
-        hit = _GEOMETRY.get(key)
-        if hit is None or hit[0] is not windows:
-            rf = tuple(
-                r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(first.rf, first.jump, windows, strict=False)
+    rf, jump = first.rf, first.jump
+    if windows and rf is not None and jump is not None and len(windows) == len(first.shape) - 1:
+        # Each window widens the field by (effective kernel − 1) input jumps and multiplies the jump
+        # by its stride. Written out for the common 2-D case: this runs once per layer.
+        if len(windows) == 2:
+            (r0, r1), (j0, j1), (w0, w1) = rf, jump, windows
+            return (
+                (r0 + w0.dilation * (w0.kernel - 1) * j0, r1 + w1.dilation * (w1.kernel - 1) * j1),
+                (j0 * w0.stride, j1 * w1.stride),
             )
-            jump = tuple(j * w.stride for j, w in zip(first.jump, windows, strict=False))
-            hit = (windows, rf, jump)
-            if len(_GEOMETRY) < _MAX_MEMO:
-                _GEOMETRY[key] = hit
-        return hit[1], hit[2]
+        grown = tuple([r + (arith.effective_kernel(w) - 1) * j for r, j, w in zip(rf, jump, windows, strict=True)])
+        return grown, tuple([j * w.stride for j, w in zip(jump, windows, strict=True)])
     if len(out) == len(first.shape) and first.shape[1:] == out[1:]:
         if len(flows) == 1:
             return first.rf, first.jump

@@ -89,6 +89,25 @@ def test_receptive_field_and_jump() -> None:
     assert result.layers()[5].jump == (4, 4)
 
 
+def test_receptive_field_1d_dilated_and_per_axis(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.net", tmp_path / "two.net"
+    one.write_text(
+        "net R {\n    input(2, 64)\n    conv1d(4, 3, dilation=2)\n    maxpool(2)\n    conv1d(4, 5, stride=3)\n}\n"
+    )
+    two.write_text(
+        "net Q {\n    input(2, 32, 32)\n    conv2d(4, (1, 7), stride=(1, 2), padding=(0, 3))\n"
+        "    conv2d(4, (3, 1), dilation=(2, 1))\n}\n"
+    )
+    r = _ok(one)
+    # dilated 3-tap: 2·2 + 1 = 5; pool 2/2: 5 + 1 = 6, jump 2; 5-tap /3: 6 + 4·2 = 14, jump 6.
+    assert [n.rf for n in r.layers()] == [(5,), (6,), (14,)]
+    assert [n.jump for n in r.layers()] == [(1,), (2,), (6,)]
+    q = _ok(two)
+    # H: 1 then dilated 3 → 1 + 2·2 = 5 (jump 1); W: 7 (jump 2) then 1 → 7 (jump 2).
+    assert [n.rf for n in q.layers()] == [(1, 7), (5, 7)]
+    assert [n.jump for n in q.layers()] == [(1, 2), (1, 2)]
+
+
 @pytest.mark.parametrize("spec", ["resnet50", "googlenet", "mobilenet_v2"])
 def test_module_table_is_built_on_demand_with_summed_costs(spec: str) -> None:
     """A check never builds the per-module table; once read, each module's cost is the sum of its
