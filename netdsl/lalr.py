@@ -1,14 +1,15 @@
-"""Run Lark's LALR(1) table directly, building the caller's nodes at each reduction.
+"""Run an LALR(1) table computed by Lark, building the caller's nodes at each reduction.
 
 Lark's own path first builds a parse tree (a ``Tree`` and a ``Meta`` per rule, positions
 propagated by wrapper objects) that a ``Transformer`` then walks again; for small files that
-costs more than the parsing. :class:`Driver` reuses what Lark has built (the analysed table,
-the rules, the lexer's compiled terminals, the post-lexer) and at each reduction does what
-:mod:`lark.parse_tree_builder` and the Transformer would do: shape the children (filtered
-tokens dropped, ``_rule`` children inlined, ``[x]`` placeholders as ``None``, a ``?rule``'s
-only child in its place), give the node the position Lark's ``PropagatePositions`` would
-(first to last non-empty child *before* filtering, so dropped keywords and brackets count),
-and call the builder named after the rule. It also tracks each node's height in Lark's tree.
+costs more than the parsing. :class:`Driver` runs the tables :mod:`netdsl.tables` extracts
+from Lark (the analysed table, each rule's recipe, the lexer's terminals) and at each
+reduction does what :mod:`lark.parse_tree_builder` and the Transformer would do: shape the
+children (filtered tokens dropped, ``_rule`` children inlined, ``[x]`` placeholders as
+``None``, a ``?rule``'s only child in its place), give the node the position Lark's
+``PropagatePositions`` would (first to last non-empty child *before* filtering, so dropped
+keywords and brackets count), and call the builder named after the rule. It also tracks each
+node's height in Lark's tree. It does not import Lark: its tokens are :class:`Tok`.
 
 Only successful parses are handled: on any lexing or parsing error :meth:`Driver.parse` raises,
 and the caller asks Lark itself, whose exceptions carry what error reporting needs.
@@ -21,10 +22,6 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from typing import Any, Final
 
-from lark import Lark, Token, Tree
-from lark.lexer import LexerThread
-from lark.parsers.lalr_analysis import Shift
-
 # A stack entry: (value, height, line, column, end_line, end_column). A tree (a built node) has
 # height ≥ 1, a token or a `None` placeholder 0, an inlined `_rule`'s list its tallest child's.
 # The position is the extent a parent sees (Lark's "container" position); Nones when empty.
@@ -32,7 +29,7 @@ Entry = tuple[Any, int, Any, Any, Any, Any]
 # A builder: (span, or None when empty; children) → value. Spans come from `make_span`.
 Builder = Callable[[Any, list[Any]], Any]
 Include = tuple[tuple[int, bool, int], ...]  # kept children: (index, spliced, Nones before it)
-# A reduction: (kind, size, origin, builder, template, include, trailing Nones); see `_plan`.
+# A reduction: (kind, size, origin, builder, template, include, trailing Nones); see netdsl.tables._plan.
 Plan = tuple[int, int, str, Builder | None, tuple[int, ...] | None, Include, int]
 # A table action: the next state (int) for a shift or a goto; the rule's name (str) for a `?a: b`
 # reduction (only the state changes: the commonest reduction); else the reduction's Plan. Any,
@@ -51,54 +48,84 @@ class ParseFailed(Exception):
     """The driver did not parse this text (a syntax error, or too deep); ask Lark for the details."""
 
 
+class Tok(str):
+    """A token: its text, with its terminal type and position (the attributes of ``lark.Token``)."""
+
+    type: str
+    start_pos: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    end_pos: int
+
+    def __new__(
+        cls, type: str, value: str, start_pos: int, line: int, column: int, end_line: int, end_column: int, end_pos: int
+    ) -> Tok:
+        tok = super().__new__(cls, value)
+        tok.type, tok.start_pos, tok.line, tok.column = type, start_pos, line, column
+        tok.end_line, tok.end_column, tok.end_pos = end_line, end_column, end_pos
+        return tok
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"Tok({self.type!r}, {str(self)!r})"
+
+
 class Driver:
-    """Lark's analysed LALR table, run with nodes built during the reductions."""
+    """An LALR(1) table (from :func:`netdsl.tables.load`), run with nodes built during the reductions."""
 
-    def __init__(self, lark: Lark, builders: Mapping[str, Builder]) -> None:
-        """Compile ``lark``'s table; ``builders`` maps rules' callback names (alias, else name) to builders.
+    def __init__(
+        self,
+        tables: Mapping[str, Any],
+        builders: Mapping[str, Builder],
+        postlex: Callable[[Iterator[Tok]], Iterator[Tok]],
+    ) -> None:
+        """``builders`` maps rules' callback names (alias, else name) to builders; ``postlex`` filters
+        the token stream (as Lark's post-lexer does) before the parser sees it."""
+        self._root: str = tables["root"]
+        self._start: int = tables["start"]
+        self._end: int = tables["end"]
+        lexer = tables["lexer"]
+        self._regex = re.compile(lexer["pattern"], lexer["flags"])
+        self._keywords: dict[str, dict[str, str]] = lexer["keywords"]
+        self._ignore, self._newline = frozenset(lexer["ignore"]), frozenset(lexer["newline"])
+        self._postlex = postlex
 
-        Raises ``ValueError`` for a Lark configuration whose trees this driver does not reproduce,
-        and for a rule without a builder (Lark would leave a ``Tree`` in the result).
-        """
-        opts = lark.options
-        shaping = (opts.parser, opts.lexer, opts.propagate_positions, opts.maybe_placeholders)
-        if shaping != ("lalr", "basic", True, True):
-            raise ValueError("Driver needs LALR, the basic lexer, propagate_positions and maybe_placeholders")
-        if opts.transformer is not None or opts.tree_class not in (None, Tree):
-            raise ValueError("Driver needs Lark's default tree building (no transformer, no tree_class)")
-        frontend: Any = lark.parser  # ParsingFrontend
-        table = frontend.parser.parser.parse_table  # LALR_Parser → _Parser → IntParseTable
-        (root,) = table.start_states  # one start symbol, as `Lark.parse` without `start=` requires
-        self._root = root
-        self._start: int = table.start_states[root]
-        self._end: int = table.end_states[root]
-        # Lark's lexer as the parser uses it: the basic lexer, then the post-lexer. (`Lark.lex` would
-        # build a new basic lexer per call.) `_scan` runs its compiled terminals, if one regex holds them.
-        self._lexer = frontend.lexer  # PostLexConnector
-        basic = self._lexer.lexer
-        regexes = basic.scanner._mres  # also builds `basic.callback`: keyword retyping of NAME tokens
-        self._regex: re.Pattern[str] | None = regexes[0] if len(regexes) == 1 else None
-        self._callback, self._ignore, self._newline = basic.callback, basic.ignore_types, basic.newline_types
-        rules = {id(arg): arg for row in table.states.values() for action, arg in row.values() if action is not Shift}
-        plans = {key: _plan(rule, builders) for key, rule in rules.items()}
-        # state → lookahead (or rule name, for a goto) → action
+        def plan(p: Any) -> Action:  # a plan's builder by name, and tuples for the parsing loop
+            if isinstance(p, str):
+                return p
+            kind, size, origin, name, template, include, tail = p
+            return (
+                kind,
+                size,
+                origin,
+                None if name is None else builders[name],
+                None if template is None else tuple(template),
+                tuple((i, bool(splice), nones) for i, splice, nones in include),
+                tail,
+            )
+
+        plans = [plan(p) for p in tables["plans"]]
+        # state → lookahead (or rule name, for a goto) → action: a state (int), a `?a: b` rule (str), a plan
         self._table: dict[int, dict[str, Action]] = {
-            state: {sym: arg if action is Shift else plans[id(arg)] for sym, (action, arg) in row.items()}
-            for state, row in table.states.items()
+            int(state): {sym: plans[a[0]] if a.__class__ is list else a for sym, a in row.items()}
+            for state, row in tables["states"].items()
         }
         # (state below, state, lookahead) → the state after the chain of `?a: b` reductions there
         self._chains: dict[tuple[Any, Any, str], Any] = {}
 
-    def tokens(self, text: str) -> Iterator[Token]:
+    def tokens(self, text: str) -> Iterator[Tok]:
         """``text``'s tokens as the parser sees them (post-lexed)."""
-        if self._regex is None:
-            return LexerThread.from_text(self._lexer, text).lex(None)  # type: ignore[no-untyped-call, no-any-return]
-        return self._lexer.postlexer.process(self._scan(self._regex, text))  # type: ignore[no-any-return]
+        return self._postlex(self._scan(text))
 
-    def _scan(self, regex: re.Pattern[str], text: str) -> Iterator[Token]:
-        """The tokens of Lark's ``BasicLexer.next_token``, from its own regex and callbacks, without its
-        per-token method calls. A character no terminal matches ends the parse (Lark's path reports it)."""
-        match, callback, ignore, newline = regex.match, self._callback, self._ignore, self._newline
+    def _scan(self, text: str) -> Iterator[Tok]:
+        """The tokens Lark's ``BasicLexer`` gives, from its terminal regex, keyword and ignore sets.
+        A character no terminal matches ends the parse (Lark's path reports it)."""
+        match, keywords, ignore, newline = self._regex.match, self._keywords, self._ignore, self._newline
         pos, line, line_start, size = 0, 1, 0, len(text)
         while pos < size:
             found = match(text, pos)
@@ -110,13 +137,11 @@ class Driver:
             if kind in newline and (count := value.count("\n")):
                 line += count
                 line_start = start + value.rindex("\n") + 1
-            if kind in ignore and kind not in callback:
+            if kind in ignore:
                 continue
-            tok = Token(kind, value, start, start_line, col, line, pos - line_start + 1, pos)  # type: ignore[arg-type]
-            if kind in callback:
-                tok = callback[kind](tok)
-            if kind not in ignore:
-                yield tok
+            if kind in keywords:  # `net`, `if` … match NAME too: Lark retypes the whole-word matches
+                kind = keywords[kind].get(value, kind)
+            yield Tok(kind, value, start, start_line, col, line, pos - line_start + 1, pos)  # type: ignore[arg-type]
 
     def parse(self, text: str, make_span: Callable[[int, int, int, int], Any], max_height: int) -> tuple[Any, int]:
         """The start rule's value for ``text``, and the height of Lark's tree for it.
@@ -204,34 +229,6 @@ class Driver:
                 if states[-1] == end:  # only reached by reducing the start rule, on `$END`
                     return entry[0], entry[1]
         raise ParseFailed("input ended before the start rule")  # pragma: no cover - `$END` always ends above
-
-
-def _plan(rule: Any, builders: Mapping[str, Builder]) -> str | Plan:
-    """How to reduce by ``rule``, precomputed once (mirrors ``ParseTreeBuilder._init_builders``)."""
-    expansion, opts = rule.expansion, rule.options
-    origin: str = rule.origin.name
-    # `empty_indices` has a flag per symbol of the rule as written, True where a `[x]` was left out
-    # of this expansion: each run of Trues before the k-th symbol is that many Nones before it.
-    flags = "".join("1" if e else "0" for e in opts.empty_indices) if opts.empty_indices else "0" * len(expansion)
-    nones = [len(run) for run in flags.split("0")]
-    include, pending = [], 0
-    for i, sym in enumerate(expansion):  # as Lark's `maybe_create_child_filter`
-        pending += nones[i]
-        if opts.keep_all_tokens or not (sym.is_term and sym.filter_out):
-            include.append((i, not sym.is_term and sym.name.startswith("_"), pending))
-            pending = 0
-    tail = pending + nones[len(expansion)]
-    spliced = any(s for _, s, _ in include)
-    template = None if spliced else tuple(j for i, _, n in include for j in (*[-1] * n, i)) + (-1,) * tail
-    expand = bool(opts.expand1) and not rule.alias  # Lark's ExpandSingleChild
-    if origin.startswith("_"):
-        return (_INLINE, len(expansion), origin, None, template, tuple(include), tail)
-    if expand and template == (0,) and len(expansion) == 1:
-        return origin
-    name = rule.alias or origin
-    if not expand and name not in builders:
-        raise ValueError(f"no builder for rule {name!r}")
-    return (_EXPAND if expand else _BUILD, len(expansion), origin, builders.get(name), template, tuple(include), tail)
 
 
 def _shape(ents: list[Entry], include: Include, tail: int) -> list[Any]:

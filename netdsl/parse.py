@@ -1,12 +1,12 @@
 """Pass 1: text → syntax tree (:mod:`netdsl.syntax`), with friendly syntax errors.
 
-The Lark LALR grammar lives in ``grammar/netdsl.lark`` and is loaded once per
-process (and its analysis cached on disk by Lark). :mod:`netdsl.lalr` runs Lark's
-table and builds the frozen syntax nodes during the parse (:class:`_Build`, one
-method per rule), with the positions Lark would give them. Whatever it does not
-parse — a syntax error, a too-deep file — goes through Lark's own path (its tree,
-then :class:`_Reference`, a Transformer over the same builder), so diagnostics come
-from Lark's exceptions exactly as before.
+The Lark LALR grammar lives in ``grammar/netdsl.lark``. :mod:`netdsl.lalr` runs the
+table Lark computes from it (kept as plain data by :mod:`netdsl.tables`, so a check
+does not import Lark) and builds the frozen syntax nodes during the parse
+(:class:`_Build`, one method per rule), with the positions Lark would give them.
+Whatever it does not parse — a syntax error, a too-deep file — goes through Lark's
+own path (:mod:`netdsl.lark_parse`: its tree, then a Transformer over the same
+builder), so diagnostics come from Lark's exceptions exactly as before.
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedInput, VisitError
-from lark.lark import PostLex
-
 from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span
-from netdsl.lalr import Driver
+from netdsl.lalr import Driver, Tok
 
 
 def grammar_path() -> Path:
@@ -35,7 +31,7 @@ def grammar_path() -> Path:
     raise FileNotFoundError("netdsl grammar file netdsl.lark not found (broken installation)")
 
 
-class NewlineFilter(PostLex):
+class NewlineFilter:
     """Where a newline does not end a statement, drop it before the parser sees it.
 
     * inside ``( )`` and ``[ ]``, so long argument lists may wrap;
@@ -47,11 +43,11 @@ class NewlineFilter(PostLex):
     always_accept = ("_NL",)
     _STATEMENT_START = (None, "_NL", "SEMICOLON", "LBRACE", "RBRACE")
 
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+    def process(self, stream: Iterator[Tok]) -> Iterator[Tok]:
         depth = 0
         header = False  # between a header keyword and its `{`
         prev: str | None = None  # type of the last token passed on
-        pending: Token | None = None  # a newline held back until we know whether `else` follows
+        pending: Tok | None = None  # a newline held back until we know whether `else` follows
         for tok in stream:
             if tok.type == "_NL":
                 if not depth and not header and pending is None:
@@ -82,7 +78,7 @@ def _span(file: str, meta: Any) -> Span:
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-def _tok_span(file: str, tok: Token) -> Span:
+def _tok_span(file: str, tok: Tok) -> Span:  # also given lark.Token, on Lark's path
     return Span(file, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
 
 
@@ -252,66 +248,19 @@ _LOCK = threading.Lock()
 _RULE_NAMES = tuple(n for n in dir(_Build) if not n.startswith("_") and n != "file")
 
 
-class _Reference(Transformer[Token, Any]):
-    """Lark's own path: the builder applied to Lark's tree (positions from Lark's ``Meta``)."""
-
-
-def _adapt(name: str) -> Any:
-    def method(self: _Reference, meta: Any, c: list[Any]) -> Any:
-        return getattr(_BUILDER, name)(None if meta.empty else _span(_BUILDER.file, meta), c)
-
-    return v_args(meta=True)(method)
-
-
-for _name in _RULE_NAMES:
-    setattr(_Reference, _name, _adapt(_name))
-
-_REFERENCE = _Reference()
-
-
-@cache
-def parser() -> Lark:
-    """The LALR parser, built once per process (grammar analysis cached on disk by Lark).
-
-    The basic (not contextual) lexer: keywords are reserved everywhere, and the
-    post-lexer may look one token ahead without confusing the lexer's state.
-    """
-    return Lark.open(
-        str(grammar_path()),
-        parser="lalr",
-        lexer="basic",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        postlex=NewlineFilter(),
-        cache=True,
-    )
-
-
-def _parse_raw(text: str) -> Any:
-    return parser().parse(text)
-
-
 # Trees up to this many levels are built by the driver (which never recurses); taller ones go through
 # Lark's path, whose Transformer recurses about twice per level: beyond ~490 levels from a shallow
-# stack it raises RecursionError, which `_parse_reference` reports as E003. Real specs stay under 20.
+# stack it raises RecursionError, which `lark_parse.parse_reference` reports as E003. Real specs stay under 20.
 _FAST_HEIGHT = 100
 
 
 @cache
 def _driver() -> Driver:
-    """The LALR driver over :func:`parser`'s table, building with the shared builder."""
-    return Driver(parser(), {name: getattr(_BUILDER, name) for name in _RULE_NAMES})
+    """The LALR driver over the grammar's tables (:mod:`netdsl.tables`), building with the shared builder."""
+    from netdsl.tables import load
 
-
-def _too_deep(tree: Tree[Token], limit: int) -> Tree[Token] | None:
-    """The first subtree (in source order) deeper than ``limit`` levels; iterative, so never a RecursionError."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return node
-        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
-    return None
+    builders = {name: getattr(_BUILDER, name) for name in _RULE_NAMES}
+    return Driver(load(grammar_path(), builders), builders, NewlineFilter().process)
 
 
 def parse_text(text: str, file: str = "<spec>", max_depth: int | None = None) -> S.Module | Diagnostic:
@@ -321,14 +270,19 @@ def parse_text(text: str, file: str = "<spec>", max_depth: int | None = None) ->
     that the recursive passes after parsing can never run out of stack (E003 at the place).
     """
     module = _parse_fast(text, file, max_depth)
-    return module if module is not None else _parse_reference(text, file, max_depth)
+    if module is not None:
+        return module
+    from netdsl.lark_parse import parse_reference  # Lark: only for what the fast path leaves
+
+    return parse_reference(text, file, max_depth)
 
 
 def _parse_fast(text: str, file: str, max_depth: int | None) -> S.Module | None:
     """The syntax tree built during the parse (:mod:`netdsl.lalr`); None where Lark's path must decide.
 
     That is a syntax error, a tree deeper than ``max_depth`` or :data:`_FAST_HEIGHT`, or any other
-    exception: :func:`_parse_reference` then gives exactly the diagnostic (or exception) it always has.
+    exception: :func:`netdsl.lark_parse.parse_reference` then gives exactly the diagnostic (or exception)
+    it always has.
     """
     limit = _FAST_HEIGHT if max_depth is None else min(max_depth, _FAST_HEIGHT)
     with _LOCK:
@@ -342,43 +296,3 @@ def _parse_fast(text: str, file: str, max_depth: int | None) -> S.Module | None:
             _BUILDER.file = "<spec>"
     assert isinstance(module, S.Module)
     return module
-
-
-def _parse_reference(text: str, file: str = "<spec>", max_depth: int | None = None) -> S.Module | Diagnostic:
-    """:func:`parse_text` through Lark's own tree and a Transformer: the fallback, and the tests' reference."""
-    with _LOCK:
-        try:
-            raw = parser().parse(text)
-        except UnexpectedInput as err:
-            from netdsl.syntax_errors import syntax_diagnostic  # only on the error path
-
-            return syntax_diagnostic(err, text, file)
-        if max_depth is not None and (deep := _too_deep(raw, max_depth)) is not None:
-            from netdsl.limits import how_to_raise
-
-            meta = deep.meta
-            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
-            return Diagnostic(
-                "E003",
-                f"the file nests more than {max_depth} levels deep here (braces, brackets and operators)",
-                Span(file, line, col, line, col + 1),
-                hint="split long expressions with `let` and flatten nested groups; "
-                + how_to_raise("max_syntax_depth", max_depth),
-            )
-        _BUILDER.file = file
-        try:
-            try:
-                tree = _REFERENCE.transform(raw)
-            except VisitError as err:  # an exception inside a transformer callback: unwrap it
-                raise err.orig_exc from err
-        except RecursionError:  # nesting beyond a raised max_depth: a diagnostic, not a crash
-            return Diagnostic(
-                "E003",
-                "the file nests too deeply to be read",
-                Span(file, 1, 1, 1, 2),
-                hint="split very long expressions and deeply nested braces",
-            )
-        finally:
-            _BUILDER.file = "<spec>"
-    assert isinstance(tree, S.Module)
-    return tree

@@ -22,7 +22,7 @@ from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from netdsl.errors import Diagnostic, Span
-from netdsl.parse import parser
+from netdsl.lark_parse import parser
 
 _MISSING_RPAR = "missing `)` (or a `,` between arguments)"
 _MISSING_RBRACE = "missing `}`: a block or group is not closed"

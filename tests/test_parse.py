@@ -17,7 +17,10 @@ from lark import Token, Tree
 
 from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span
-from netdsl.parse import _FAST_HEIGHT, _driver, _parse_fast, _parse_raw, _parse_reference, parse_text, parser
+from netdsl.lark_parse import parse_raw as _parse_raw
+from netdsl.lark_parse import parse_reference as _parse_reference
+from netdsl.lark_parse import parser
+from netdsl.parse import _FAST_HEIGHT, _driver, _parse_fast, parse_text
 from netdsl.pipeline import analyze
 from netdsl.syntax_errors import _EXAMPLES, example_labels_that_parse
 
@@ -478,7 +481,9 @@ def test_tokens_are_lark_s() -> None:
         out: list[tuple[object, ...]] = []
         try:
             for t in tokens:
-                out.append((type(t), t.type, t.value, t.start_pos, t.line, t.column, t.end_line, t.end_column))
+                out.append(
+                    (isinstance(t, str), t.type, t.value, t.start_pos, t.line, t.column, t.end_line, t.end_column)
+                )
                 out.append((t.end_pos,))
         except Exception:  # the scanner stops where Lark's lexer raises
             out.append(("error",))
