@@ -31,7 +31,9 @@ from netdsl.registry import Params
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The lowering pass builds nodes with `make` (values it has just checked), so validators are only
+    # needed when something validates a node (tests, tools): built then, not at every start-up.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str
     span: InstanceOf[Span]
@@ -95,15 +97,12 @@ class UseNode(_Node):
 
 
 AnyNode = Annotated[LayerNode | ScopeNode | MergeNode | SwitchNode | UseNode, Field(discriminator="type")]
-ScopeNode.model_rebuild()
-MergeNode.model_rebuild()
-SwitchNode.model_rebuild()
 
 
 class Net(BaseModel):
     """A lowered net: its parameters, declared input shape and body."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     file: str

@@ -93,7 +93,8 @@ class Lowerer(LowererBase):
             self.error("E131", "the net nests too deeply", net.name_span, hint=hint)
             return None
         scope = ir.make(ir.ScopeNode, id="", span=net.span, name="", block=net.name, container="net", body=tuple(body))
-        return ir.Net(
+        return ir.make(
+            ir.Net,
             name=net.name,
             file=net.span.file,
             params=tuple(env.items()),

@@ -428,6 +428,8 @@ def test_every_node_built_without_validation_is_valid(path: Path | str, tmp_path
         assert validated == n
         assert validated.__dict__ == n.__dict__
         assert validated.__pydantic_fields_set__ == n.__pydantic_fields_set__
+    net_fields = {k: v for k, v in a.net.__dict__.items() if k in a.net.__pydantic_fields_set__}
+    assert ir.Net.model_validate(net_fields).__dict__ == a.net.__dict__
     serial = [n.id for n in nodes if "#" in n.id]
     assert len(serial) == len(set(serial))
     assert a.shapes is not None
