@@ -181,7 +181,7 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
         if type(a) is int and type(b) is int:  # the common case (sizes, counts): no checks can fail
             if e.op in _COMPARE:
                 return _COMPARE[e.op](a, b)
-            if e.op in _INT_CLOSED:
+            if e.op in _INT_CLOSED or (e.op == "pow" and 0 <= b <= 62):  # (a negative power is a float)
                 r = _ARITH[e.op](a, b)
                 if -MAX_INT <= r <= MAX_INT:
                     return r  # type: ignore[no-any-return]
