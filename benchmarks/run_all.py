@@ -52,7 +52,7 @@ class Settings:
 
 
 QUICK = Settings(dry_run=3, frontend=3, construction=5, runtime=3, train=2, optimized=5, compile=False)
-FULL = Settings(dry_run=7, frontend=7, construction=9, runtime=11, train=9, optimized=9, compile=True)
+FULL = Settings(dry_run=7, frontend=11, construction=9, runtime=11, train=9, optimized=9, compile=True)
 
 
 def _ms(v: float) -> str:
