@@ -181,14 +181,7 @@ class Lowerer(LowererBase):
         ctx.namer.values |= then_ns.values & else_ns.values
 
         def arm(nodes: list[ir.AnyNode], span: Span) -> ir.ScopeNode:
-            return ir.make(
-                ir.ScopeNode,
-                id=self._serial_id(ctx, "arm"),
-                span=span,
-                chain=ctx.chain,
-                container="arm",
-                body=tuple(nodes),
-            )
+            return _scope(self._serial_id(ctx, "arm"), span, ctx, nodes, container="arm")
 
         else_span = orelse.span if orelse and not rest else stmt.span
         switch = ir.make(
@@ -229,19 +222,11 @@ class Lowerer(LowererBase):
         self._count(span, ctx)
         if label is None:
             body = self._body(core.body, ctx)
-            return ir.make(ir.ScopeNode, id=self._serial_id(ctx, "group"), span=span, chain=ctx.chain, body=tuple(body))
+            return _scope(self._serial_id(ctx, "group"), span, ctx, body)
         name = self._claim(label, span, ctx)
         inner = ctx.with_namer(Namer(ctx.namer.qual(name)))
         body = self._body(core.body, inner)
-        return ir.make(
-            ir.ScopeNode,
-            id=ctx.namer.qual(name),
-            span=span,
-            chain=ctx.chain,
-            name=name,
-            container="group",
-            body=tuple(body),
-        )
+        return _scope(ctx.namer.qual(name), span, ctx, body, name=name, container="group")
 
     def _repeat(self, core: S.Repeat, label: str | None, span: Span, ctx: Ctx) -> list[ir.AnyNode]:
         n = self._eval(core.count, ctx)
@@ -273,17 +258,7 @@ class Lowerer(LowererBase):
             items.extend(self._node(rep, inner_ctx.with_env(env)))
         if label is None:
             return items
-        return [
-            ir.make(
-                ir.ScopeNode,
-                id=ctx.namer.qual(name),
-                span=span,
-                chain=ctx.chain,
-                name=name,
-                container="repeat",
-                body=tuple(items),
-            )
-        ]
+        return [_scope(ctx.namer.qual(name), span, ctx, items, name=name, container="repeat")]
 
     # ------------------------------------------------------------- calls
     def _call(self, call: S.Call, label: str | None, span: Span, ctx: Ctx) -> ir.AnyNode:
@@ -332,15 +307,7 @@ class Lowerer(LowererBase):
         if call.inline:
             inner = Ctx(env, ctx.namer, (*ctx.chain, Frame(block.name, "", span)), (*ctx.blocks, block.name), ctx.depth)
             body = self._body(block.body, inner)
-            return ir.make(
-                ir.ScopeNode,
-                id=self._serial_id(ctx, "inline"),
-                span=span,
-                chain=ctx.chain,
-                block=block.name,
-                container="inline",
-                body=tuple(body),
-            )
+            return _scope(self._serial_id(ctx, "inline"), span, ctx, body, block=block.name, container="inline")
         name = self._claim(label, span, ctx)
         qual = ctx.namer.qual(name)
         # Instances with equal arguments at one call site (a repeat) differ only in their names:
@@ -354,16 +321,7 @@ class Lowerer(LowererBase):
         errors, nodes = len(self.diagnostics), self.nodes
         inner = Ctx(env, Namer(qual), (*ctx.chain, Frame(block.name, qual, span)), (*ctx.blocks, block.name), ctx.depth)
         body = self._body(block.body, inner)
-        node = ir.make(
-            ir.ScopeNode,
-            id=qual,
-            span=span,
-            chain=ctx.chain,
-            name=name,
-            block=block.name,
-            container="block",
-            body=tuple(body),
-        )
+        node = _scope(qual, span, ctx, body, name=name, block=block.name, container="block")
         if ikey is not None and len(self.diagnostics) == errors:
             self._instances[ikey] = (node, self.nodes - nodes)
         return node
@@ -392,16 +350,7 @@ class Lowerer(LowererBase):
                 nodes: list[ir.AnyNode] = []  # still a path, so the path count below does not complain too
             else:
                 nodes = self._body(S.Body((stmt,), stmt.span), ctx)
-            paths.append(
-                ir.make(
-                    ir.ScopeNode,
-                    id=self._serial_id(ctx, "path"),
-                    span=stmt.span,
-                    chain=ctx.chain,
-                    container="path",
-                    body=tuple(nodes),
-                )
-            )
+            paths.append(_scope(self._serial_id(ctx, "path"), stmt.span, ctx, nodes, container="path"))
         lo, hi = kind.inputs
         if len(paths) < lo or (hi is not None and len(paths) > hi):
             want = f"at least {lo}" if hi is None else f"{lo}–{hi}"
@@ -419,6 +368,11 @@ class Lowerer(LowererBase):
             params=params,
             paths=tuple(paths),
         )
+
+
+def _scope(node_id: str, span: Span, ctx: Ctx, body: list[ir.AnyNode], **kw: str) -> ir.ScopeNode:
+    """A scope node in ``ctx``'s block chain (``kw``: its name, block and container)."""
+    return ir.make(ir.ScopeNode, id=node_id, span=span, chain=ctx.chain, body=tuple(body), **kw)
 
 
 def _valid_dims(dims: tuple[object, ...]) -> bool:
