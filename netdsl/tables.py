@@ -30,21 +30,30 @@ FORMAT = 2
 _BUILD, _EXPAND, _INLINE = 0, 1, 2  # as in netdsl.lalr
 
 
-def cache_dir() -> Path:
-    """Where the tables are kept: ``NETDSL_CACHE_DIR``, else ``$XDG_CACHE_HOME/netdsl``, else ``~/.cache/netdsl``."""
+def cache_dir() -> Path | None:
+    """Where the tables are kept: ``NETDSL_CACHE_DIR``, else ``$XDG_CACHE_HOME/netdsl``, else
+    ``~/.cache/netdsl``; None (no cache) when there is no home directory to expand ``~`` to."""
     explicit = os.environ.get("NETDSL_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):  # not expanded: never a directory named `~` in the working directory
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "netdsl"
 
 
 def load(grammar: Path, builders: Iterable[str]) -> dict[str, Any]:
     """The tables for ``grammar``: from the cache when it holds this exact grammar, else built (and cached)."""
     text = grammar.read_text(encoding="utf-8")
-    path = cache_dir() / f"tables-v{FORMAT}-{zlib.crc32(text.encode()):08x}.json"
+    directory = cache_dir()
+    path = None if directory is None else directory / f"tables-v{FORMAT}-{zlib.crc32(text.encode()):08x}.json"
     names = set(builders)
     try:
+        if path is None:
+            raise OSError("no cache directory")
         data = json.loads(path.read_text(encoding="utf-8"))
         if _valid(data, text, names):
             return data  # type: ignore[no-any-return]
@@ -54,6 +63,8 @@ def load(grammar: Path, builders: Iterable[str]) -> dict[str, Any]:
 
     data = from_lark(parser(), text, names)
     try:
+        if path is None:
+            raise OSError("no cache directory")
         from netdsl.atomic import write_atomic
 
         write_atomic(path, json.dumps(data, separators=(",", ":")))

@@ -112,6 +112,13 @@ def test_cache_dir_follows_xdg_and_the_override(monkeypatch: pytest.MonkeyPatch,
     assert tables.cache_dir() == tmp_path / "netdsl"
     monkeypatch.setenv("NETDSL_CACHE_DIR", str(tmp_path / "x"))
     assert tables.cache_dir() == tmp_path / "x"
+    for name in ("NETDSL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda p: p)  # a process with no home directory
+    assert tables.cache_dir() is None
+    monkeypatch.chdir(tmp_path)
+    assert tables.load(grammar_path(), NAMES) == _fresh()  # built every time, and nothing written here
+    assert not (tmp_path / "~").exists()
 
 
 @pytest.mark.parametrize(
