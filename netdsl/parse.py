@@ -260,7 +260,10 @@ def _driver() -> Driver:
     from netdsl.tables import load
 
     builders = {name: getattr(_BUILDER, name) for name in _RULE_NAMES}
-    return Driver(load(grammar_path(), builders), builders, NewlineFilter().process)
+    try:
+        return Driver(load(grammar_path(), builders), builders, NewlineFilter().process)
+    except Exception:  # a cached file that passed load's checks yet makes no driver: rebuild it from Lark
+        return Driver(load(grammar_path(), builders, fresh=True), builders, NewlineFilter().process)
 
 
 def parse_text(text: str, file: str = "<spec>", max_depth: int | None = None) -> S.Module | Diagnostic:

@@ -132,8 +132,9 @@ class _Infer:
         if shape is None:
             return None
         # Instances of a block decide their switches alike: memoised by condition, values (typed:
-        # `true` and `1` are equal in Python, not to the evaluator) and shape.
-        key: tuple[object, ...] | None = (id(node.cond), shape, tuple((k, type(v), v) for k, v in node.env.items()))
+        # `true` and `1` are equal in Python, not to the evaluator; so are `(true,)` and `(1,)`) and shape.
+        typed = tuple((k, type(v), repr(v) if isinstance(v, tuple) else v) for k, v in node.env.items())
+        key: tuple[object, ...] | None = (id(node.cond), shape, typed)
         try:
             take = self._decided.get(key)  # type: ignore[arg-type]
         except TypeError:  # an unhashable value: no memo

@@ -45,15 +45,18 @@ def cache_dir() -> Path | None:
     return Path(base) / "netdsl"
 
 
-def load(grammar: Path, builders: Iterable[str]) -> dict[str, Any]:
-    """The tables for ``grammar``: from the cache when it holds this exact grammar, else built (and cached)."""
+def load(grammar: Path, builders: Iterable[str], fresh: bool = False) -> dict[str, Any]:
+    """The tables for ``grammar``: from the cache when it holds this exact grammar, else built (and cached).
+
+    ``fresh``: build them from Lark (and cache them) whatever the cache holds.
+    """
     text = grammar.read_text(encoding="utf-8")
     directory = cache_dir()
     path = None if directory is None else directory / f"tables-v{FORMAT}-{zlib.crc32(text.encode()):08x}.json"
     names = set(builders)
     try:
-        if path is None:
-            raise OSError("no cache directory")
+        if path is None or fresh:
+            raise OSError("no cache directory" if path is None else "a fresh build was asked for")
         data = json.loads(path.read_text(encoding="utf-8"))
         if _valid(data, text, names):
             return data  # type: ignore[no-any-return]

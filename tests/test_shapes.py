@@ -246,3 +246,20 @@ def test_cli_formats(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "smallest valid input" in bad.stderr and "Traceback" not in bad.stderr
     usage = run("specs/lenet5.net", "--batch", "0")
     assert usage.returncode == 2
+
+
+def test_switch_decisions_repeat_per_instance_with_captures_in_the_arms(tmp_path: Path) -> None:
+    """Instances with equal inputs share a memoised decision; each still walks its arm, captures and all."""
+    spec = tmp_path / "sw.net"
+    spec.write_text(
+        "block B(c) {\n"
+        "    if in.c != c { proj: conv2d(c, 1) -> t } else { identity -> t }\n"
+        "    add { {}; @t }\n"
+        "}\n"
+        "net N {\n    input(4, 8, 8)\n    first: B(8)\n    rest: repeat 3 B(8)\n}\n"
+    )
+    r = _ok(spec)
+    chosen = sorted(r.chosen.items())
+    assert [take for _, take in chosen] == [True, False, False, False]  # 4 → 8 channels once, then 8 → 8
+    assert [n.id for n in r.layers() if n.kind == "conv2d"] == ["first.proj"]
+    assert all(n.output == (8, 8, 8) for n in r.layers() if n.kind == "add")

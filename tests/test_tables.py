@@ -92,6 +92,22 @@ def test_unknown_builder_names_in_a_cache_file_are_refused(cache: Path) -> None:
     assert tables.load(grammar_path(), NAMES) == first
 
 
+def test_a_cache_file_that_makes_no_driver_is_rebuilt(cache: Path) -> None:
+    """A file that passes load's checks but holds a broken lexer: the driver is rebuilt from Lark."""
+    from netdsl import parse
+
+    first = tables.load(grammar_path(), NAMES)
+    (path,) = cache.glob("tables-v*.json")
+    broken = {**first, "lexer": {**first["lexer"], "pattern": "("}}  # type: ignore[dict-item]
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    parse._driver.cache_clear()
+    try:
+        assert isinstance(parse_text("net A {\n    input(3, 8, 8)\n    relu\n}\n", "t.net"), Module)
+    finally:
+        parse._driver.cache_clear()
+    assert json.loads(path.read_text(encoding="utf-8")) == first
+
+
 def test_older_tables_are_removed_and_an_unwritable_cache_still_works(
     cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
