@@ -54,30 +54,39 @@ def load(grammar: Path, builders: Iterable[str], fresh: bool = False) -> dict[st
     directory = cache_dir()
     path = None if directory is None else directory / f"tables-v{FORMAT}-{zlib.crc32(text.encode()):08x}.json"
     names = set(builders)
-    try:
-        if path is None or fresh:
-            raise OSError("no cache directory" if path is None else "a fresh build was asked for")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if _valid(data, text, names):
-            return data  # type: ignore[no-any-return]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
-        pass  # missing, unreadable or not ours: build it
+    if path is not None and not fresh:
+        cached = _read(path, text, names)
+        if cached is not None:
+            return cached
     from netdsl.lark_parse import parser  # Lark only here (and on the error path)
 
     data = from_lark(parser(), text, names)
-    try:
-        if path is None:
-            raise OSError("no cache directory")
-        from netdsl.atomic import write_atomic
+    if path is not None:
+        _write(path, data)
+    # Always the JSON form, so a fresh build and a cached one give the same driver.
+    return json.loads(json.dumps(data))  # type: ignore[no-any-return]
 
+
+def _read(path: Path, text: str, names: set[str]) -> dict[str, Any] | None:
+    """The cached tables, or None when the file is missing, unreadable or not made for this grammar."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if _valid(data, text, names) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    """Cache the tables (atomically), removing earlier grammars' or formats' files; never fails."""
+    from netdsl.atomic import write_atomic
+
+    try:
         write_atomic(path, json.dumps(data, separators=(",", ":")))
-        for old in path.parent.glob("tables-v*.json"):  # earlier grammars' or formats' tables
+        for old in path.parent.glob("tables-v*.json"):
             if old != path:
                 old.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only home: the tables are rebuilt next time, which is only slower
-    # Always the JSON form, so a fresh build and a cached one give the same driver.
-    return json.loads(json.dumps(data))  # type: ignore[no-any-return]
 
 
 def _valid(data: Any, text: str, names: set[str]) -> bool:
