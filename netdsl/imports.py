@@ -93,19 +93,21 @@ def read_spec(
     span: Span | None = None,
     limits: Limits | None = None,
     remaining: int | None = None,
+    given: bytes | None = None,
 ) -> S.Module | Diagnostic:
     """Read and parse one file (parses are cached on the file's name and content).
 
     ``remaining``: bytes left of the budget for the spec and all its imports (checked before parsing).
+    ``given``: the file's content as an editor holds it (unsaved), read instead of the disk's.
     """
     global _cached_bytes
     limits = limits or current()
     name = display_name(path)
     limit = limits.max_file_bytes if remaining is None else min(limits.max_file_bytes, remaining)
     try:
-        data = _read_bytes(path, limit)
+        data = _read_bytes(path, limit) if given is None else given
         if len(data) > limits.max_file_bytes:
-            size = path.stat().st_size
+            size = path.stat().st_size if given is None else len(given)
             return Diagnostic(
                 "E211",
                 f"{name} is {max(size, len(data)):,} bytes; the limit is {limits.max_file_bytes:,} per file",
@@ -208,15 +210,20 @@ def _short(text: str, keep: int = 80) -> str:
     return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 2 :]}"
 
 
-def load(path: str | Path, guard: Guard | None = None) -> Loaded:
-    """Parse ``path`` and, depth first, every file it imports, within the limits of ``guard``."""
+def load(path: str | Path, guard: Guard | None = None, text: str | None = None) -> Loaded:
+    """Parse ``path`` and, depth first, every file it imports, within the limits of ``guard``.
+
+    ``text``: the spec's own text, used instead of reading ``path`` (a notebook cell, an editor's
+    unsaved buffer); ``path`` then names it in messages and anchors its relative imports, and
+    need not exist.
+    """
     guard = guard or Guard()
     limits = guard.limits
     out = Loaded(None)
     try:
         top = Path(path)
         top_real = top.resolve()
-        if not top_real.is_file():
+        if text is None and not top_real.is_file():
             what = "a directory" if top_real.is_dir() else "not a regular file" if top_real.exists() else "no such file"
             out.diagnostics.append(Diagnostic("E201", f"cannot read spec {_short(str(top))}: {what}"))
             return out
@@ -231,7 +238,8 @@ def load(path: str | Path, guard: Guard | None = None) -> Loaded:
     def visit(file: Path, stack: tuple[Path, ...], span: Span | None) -> S.Module | None:
         nonlocal total
         guard.tick(span, "reading")
-        mod = read_spec(file, out.sources, span, limits, limits.max_total_bytes - total)
+        given = text.encode("utf-8") if text is not None and file == top_real else None
+        mod = read_spec(file, out.sources, span, limits, limits.max_total_bytes - total, given)
         total += len(out.sources.get(display_name(file), "").encode("utf-8"))
         if isinstance(mod, Diagnostic):
             out.diagnostics.append(mod)

@@ -104,13 +104,16 @@ def analyze(
     params: Mapping[str, Value] | None = None,
     input_shape: tuple[int, ...] | None = None,
     limits: Limits | None = None,
+    text: str | None = None,
 ) -> Analysis:
     """Parse, lower and shape-check a spec file; never raises for mistakes in the spec.
 
     ``limits`` (default: :func:`netdsl.limits.current`) bounds what the spec may ask for (:mod:`netdsl.limits`).
+    ``text`` is the spec's source when it is not (or not yet) the file at ``path``: an editor's buffer,
+    a notebook cell; ``path`` then only names it and anchors its relative imports.
     """
     with _cyclic_gc_paused():
-        return _analyze(path, params, input_shape, limits)
+        return _analyze(path, params, input_shape, limits, text)
 
 
 def _analyze(
@@ -118,12 +121,13 @@ def _analyze(
     params: Mapping[str, Value] | None,
     input_shape: tuple[int, ...] | None,
     limits: Limits | None,
+    text: str | None = None,
 ) -> Analysis:
     from netdsl.plugins import check_requirements
 
     out = Analysis(str(path))
     guard = Guard(limits)
-    loaded = load_files(path, guard)
+    loaded = load_files(path, guard, text)
     out.sources = loaded.sources
     if loaded.root is not None:
         # A missing plugin explains later failures (an unknown library or layer): report it first.

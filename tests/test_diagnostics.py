@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netdsl.atomic import write_atomic
-from netdsl.commands.common import parse_overrides
+from netdsl.cli.common import parse_overrides
 from netdsl.errors import MAX_SHOWN, Diagnostic, format_diagnostics
 from netdsl.expr import Value
 from netdsl.pipeline import analyze

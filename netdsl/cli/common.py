@@ -8,6 +8,7 @@ import re
 import sys
 from typing import Any
 
+from netdsl.cli.table import BY_NAME
 from netdsl.errors import Diagnostic, format_diagnostics
 from netdsl.expr import Value
 from netdsl.limits import Limits, using
@@ -88,36 +89,10 @@ def limits_from(args: argparse.Namespace) -> Limits:
         raise UsageError(str(err)) from None
 
 
-def _command(name: str) -> Any:
-    """The module of a subcommand (imported on demand, so `check` never imports torch)."""
-    # Explicit imports, not importlib with a computed name: no string ever picks the module imported.
-    if name == "check":
-        from netdsl.commands import check
-
-        return check
-    if name == "shapes":
-        from netdsl.commands import shapes
-
-        return shapes
-    if name == "build":
-        from netdsl.commands import build
-
-        return build
-    if name == "render":
-        from netdsl.commands import render
-
-        return render
-    if name == "layers":
-        from netdsl.commands import layers
-
-        return layers
-    raise UsageError(f"unknown command {name!r}")  # argparse accepts only the names above
-
-
 def dispatch(args: argparse.Namespace) -> int:
     limits = limits_from(args)
     failed = load_plugins(args)
     if failed is not None:
         return failed
     with using(limits):  # every analysis this command runs gets the command line's limits
-        return int(_command(args.command).run(args))
+        return int(BY_NAME[args.command].load().run(args))

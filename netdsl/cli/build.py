@@ -19,9 +19,58 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netdsl.atomic import save_atomic, write_atomic
-from netdsl.commands.common import UsageError, parse_input, parse_overrides, report
+from netdsl.cli.common import UsageError, parse_input, parse_overrides, report
+from netdsl.cli.options import spec_options
 from netdsl.errors import NetdslError
 from netdsl.pipeline import Analysis, analyze
+
+DESCRIPTION = (
+    "Compile a checked spec into a torch.nn.Module whose state_dict keys follow the spec's names, and save it."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: SPEC name + format suffix)")
+    p.add_argument(
+        "--format",
+        choices=["state_dict", "torchscript", "python"],
+        help="state_dict (.pt, the default), torchscript (.pt via torch.jit.script; the default and the only "
+        "choice with --optimize inference) or python (standalone source)",
+    )
+    p.add_argument("--seed", type=int, help="seed the initialisation: the same seed gives bit-identical weights")
+    p.add_argument(
+        "--init",
+        choices=["default", "kaiming", "xavier"],
+        default="default",
+        help="weight initialisation policy (default: PyTorch's own)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the module once and compare every node's shape with the static inference",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="device to build on; 'meta' builds (and --verify runs) without allocating, and writes no weights file",
+    )
+    p.add_argument(
+        "--optimize",
+        choices=["none", "inference"],
+        default="none",
+        help="inference: fold BatchNorm into convs, drop dropout, freeze the weights into an inference-only "
+        "TorchScript module (saved as torchscript)",
+    )
+    p.add_argument(
+        "--no-inplace",
+        dest="inplace",
+        action="store_false",
+        help="keep every activation and add out of place (by default they overwrite inputs nothing else reads, "
+        "like torchvision's ReLU(inplace=True); forward hooks then see overwritten values)",
+    )
+    spec_options(p)
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

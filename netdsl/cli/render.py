@@ -8,8 +8,25 @@ import sys
 from pathlib import Path
 
 from netdsl.atomic import write_atomic
-from netdsl.commands.common import UsageError, parse_input, parse_overrides, report
+from netdsl.cli.common import UsageError, parse_input, parse_overrides, report
+from netdsl.cli.options import spec_options
 from netdsl.pipeline import analyze
+
+DESCRIPTION = (
+    "Draw the net with graphviz: nodes are layers named as in the spec, edges carry "
+    "tensor shapes, blocks are clusters; repeated blocks fold as ×N unless --expand."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: SPEC name + format suffix)")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"], help="default: from OUT's suffix, else svg")
+    p.add_argument("--depth", type=int, metavar="D", help="collapse modules deeper than D into one node")
+    p.add_argument("--expand", action="store_true", help="draw every repetition instead of folding ×N")
+    p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="layout direction (default TB)")
+    spec_options(p)
+
 
 SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 INSTALL_HINT = (

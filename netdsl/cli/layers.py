@@ -16,9 +16,19 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
+from netdsl.cli.options import plugin_option
 from netdsl.errors import did_you_mean
 from netdsl.expr import show
 from netdsl.registry import FAMILIES, REGISTRY, LayerKind
+
+DESCRIPTION = (
+    "List every registered layer kind with its origin, or show one kind's parameters, defaults and documentation."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", metavar="NAME")
+    plugin_option(p)
 
 
 def first_line(text: str | None) -> str:

@@ -7,8 +7,24 @@ import sys
 
 from netdsl import report as fmt
 from netdsl.atomic import write_atomic
-from netdsl.commands.common import UsageError, parse_input, parse_overrides, report
+from netdsl.cli.common import UsageError, parse_input, parse_overrides, report
+from netdsl.cli.options import spec_options
 from netdsl.pipeline import analyze
+
+DESCRIPTION = (
+    "Static shape inference: a per-layer table of output shapes, parameters, MACs, "
+    "receptive field and jump, with totals and memory estimates. Never imports torch."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size for activation memory (default 1)")
+    p.add_argument("--depth", type=int, metavar="D", help="fold modules deeper than D into their block's row")
+    p.add_argument("--explain", action="store_true", help="show the arithmetic behind every spatial size")
+    p.add_argument("--format", choices=["table", "json", "markdown", "csv"], default="table")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    spec_options(p)
 
 
 def run(args: argparse.Namespace) -> int:

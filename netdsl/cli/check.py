@@ -6,9 +6,22 @@ import argparse
 import json
 import sys
 
-from netdsl.commands.common import parse_input, parse_overrides, report
+from netdsl.cli.common import parse_input, parse_overrides, report
+from netdsl.cli.options import spec_options
 from netdsl.pipeline import analyze
 from netdsl.report import human
+
+DESCRIPTION = (
+    "Validate each spec fully: syntax, names, blocks, arguments and static shape "
+    "inference. A spec that checks clean will build. Exit 1 if any spec has errors."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("specs", nargs="+", metavar="SPEC", help=".net files")
+    p.add_argument("--warnings-as-errors", "-W", action="store_true", help="exit 1 on warnings too")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="diagnostic format")
+    spec_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
