@@ -1,7 +1,7 @@
 """Benchmark 5: optimised inference, `netdsl.load(..., optimize="inference")` vs torchvision's eager ResNet-50.
 
 Batch 8 at 224×224, eval mode, ``torch.no_grad``. The optimised module is built
-the way ``load(optimize="inference")`` builds it (:func:`netdsl.optimize.optimize_for_inference`
+the way ``load(optimize="inference")`` builds it (:func:`netdsl.backends.torch.optimize.optimize_for_inference`
 on a batch-of-one example) but from torchvision's weights, so both sides compute
 the same function; its outputs are asserted equal to the eval-mode model's to
 1e-4 (relative to the largest logit). Calls alternate (AB BA …) after warm-up;
@@ -53,7 +53,7 @@ def main(pairs: int = 9, compile: bool = True) -> dict[str, float]:
     import torchvision
 
     import netdsl
-    from netdsl.optimize import WARMUP_CALLS, example_input, optimize_for_inference
+    from netdsl.backends.torch.optimize import WARMUP_CALLS, example_input, optimize_for_inference
 
     x = torch.randn(BATCH, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     metrics: dict[str, float] = {}

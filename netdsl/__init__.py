@@ -43,6 +43,6 @@ def analyze(path: str | Path, **params: Any) -> Analysis:
 
 def load(path: str | Path, **params: Any) -> nn.Module:
     """Compile a spec into a ``torch.nn.Module`` (raises :class:`netdsl.errors.NetdslError` on errors)."""
-    from netdsl.compile import load as _load
+    from netdsl.backends.torch.compile import load as _load
 
     return _load(path, **params)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
-from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span, did_you_mean
 from netdsl.limits import Guard, LimitExceeded, Limits, current, how_to_raise
-from netdsl.parse import parse_text
+from netdsl.syntax import tree as S
+from netdsl.syntax.parser import parse_text
 
 _LIBRARIES: dict[str, Path] = {}
 # (display name, text digest, syntax depth limit) → parse. Bounded by the text it holds, since a

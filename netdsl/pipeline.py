@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netdsl import ir
-from netdsl import syntax as S
 from netdsl.errors import Diagnostic, NetdslError
-from netdsl.expr import Value
 from netdsl.imports import load as load_files
+from netdsl.layers import REGISTRY
 from netdsl.limits import Guard, LimitExceeded, Limits, how_to_raise
-from netdsl.lower import Lowerer
-from netdsl.registry import REGISTRY
-from netdsl.shapes import ShapeResult, infer
+from netdsl.lower import ir
+from netdsl.lower.expr import Value
+from netdsl.lower.lowerer import Lowerer
+from netdsl.shapes.inference import ShapeResult, infer
+from netdsl.syntax import tree as S
 
 __all__ = ["Analysis", "Limits", "analyze", "check"]
 
@@ -123,7 +123,7 @@ def _analyze(
     limits: Limits | None,
     text: str | None = None,
 ) -> Analysis:
-    from netdsl.plugins import check_requirements
+    from netdsl.layers.plugins import check_requirements
 
     out = Analysis(str(path))
     guard = Guard(limits)

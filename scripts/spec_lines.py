@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from netdsl import ir
 from netdsl.imports import load
+from netdsl.lower import ir
 from netdsl.pipeline import analyze
 
 

@@ -25,14 +25,14 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
-from netdsl.codegen import emit
-from netdsl.compile import SharedGraphModule, build, check_memory
+from netdsl.backends.python.codegen import emit
+from netdsl.backends.torch.compile import SharedGraphModule, build, check_memory
+from netdsl.backends.torch.verify import first_cause, verify
 from netdsl.errors import NetdslError
 from netdsl.layers.common import NoParams, one_input
 from netdsl.limits import Limits
 from netdsl.pipeline import Analysis, analyze
 from netdsl.registry import REGISTRY, LayerKind, Shape
-from netdsl.verify import first_cause, verify
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 SPEC_FILES = sorted(SPECS.glob("*.net"))

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from netdsl.atomic import write_atomic
 from netdsl.cli.common import parse_overrides
 from netdsl.errors import MAX_SHOWN, Diagnostic, format_diagnostics
-from netdsl.expr import Value
+from netdsl.lower.expr import Value
 from netdsl.pipeline import analyze
 
 ROOT = Path(__file__).resolve().parent.parent

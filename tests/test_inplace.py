@@ -16,7 +16,7 @@ import torchvision
 from torch import Tensor, nn
 
 import netdsl
-from netdsl.compile import build
+from netdsl.backends.torch.compile import build
 from netdsl.layers.modules import AddInplace
 from netdsl.pipeline import analyze
 from netdsl.registry import REGISTRY

@@ -16,7 +16,7 @@ import torch
 from pydantic import ValidationError
 from torch.utils.flop_counter import FlopCounterMode
 
-from netdsl.arith import dropped, explain, same_padding, window_out
+from netdsl.layers.arith import dropped, explain, same_padding, window_out
 from netdsl.registry import REGISTRY, LayerKind, Shape, ShapeError, Window
 
 ROOT = Path(__file__).resolve().parents[1]

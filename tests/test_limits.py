@@ -23,7 +23,7 @@ from netdsl.cli import main
 from netdsl.errors import NetdslError
 from netdsl.limits import Guard, LimitExceeded, Limits, current, env_name, parse_limit, using
 from netdsl.pipeline import Analysis, analyze
-from netdsl.shapes import infer
+from netdsl.shapes.inference import infer
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGE = ROOT / "tests" / "specs_large"

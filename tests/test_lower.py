@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from netdsl import ir
-from netdsl import syntax as S
 from netdsl.errors import Span
-from netdsl.expr import EvalError, InShape, NeedsShape, UndefinedName, Value, evaluate
-from netdsl.lower import Limits
-from netdsl.parse import parse_text
+from netdsl.lower import ir
+from netdsl.lower.expr import EvalError, InShape, NeedsShape, UndefinedName, Value, evaluate
+from netdsl.lower.lowerer import Limits
 from netdsl.pipeline import Analysis, analyze
+from netdsl.syntax import tree as S
+from netdsl.syntax.parser import parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -332,14 +332,14 @@ class _Unmemoised:
     """Switches off the lowering's call-site and instance memos (the reference for the tests below)."""
 
     def __enter__(self) -> None:
-        from netdsl.scopes import LowererBase
+        from netdsl.lower.scopes import LowererBase
 
         self._saved = LowererBase._call_key, LowererBase._instance_key
         LowererBase._call_key = lambda *a: None  # type: ignore[assignment,method-assign]
         LowererBase._instance_key = lambda *a: None  # type: ignore[assignment,method-assign]
 
     def __exit__(self, *exc: object) -> None:
-        from netdsl.scopes import LowererBase
+        from netdsl.lower.scopes import LowererBase
 
         LowererBase._call_key, LowererBase._instance_key = self._saved  # type: ignore[method-assign]
 

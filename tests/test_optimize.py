@@ -18,8 +18,8 @@ import torchvision
 from torch import nn
 
 import netdsl
+from netdsl.backends.torch.optimize import OnednnModule, example_input, fold, optimize_for_inference
 from netdsl.cli import main
-from netdsl.optimize import OnednnModule, example_input, fold, optimize_for_inference
 from netdsl.pipeline import analyze
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"

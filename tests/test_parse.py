@@ -15,14 +15,14 @@ from fuzz.generators import grammar_specs, mutate, random_ops, tokens_of
 from hypothesis import HealthCheck, given, settings
 from lark import Token, Tree
 
-from netdsl import syntax as S
 from netdsl.errors import Diagnostic, Span
-from netdsl.lark_parse import parse_raw as _parse_raw
-from netdsl.lark_parse import parse_reference as _parse_reference
-from netdsl.lark_parse import parser
-from netdsl.parse import _FAST_HEIGHT, _driver, _parse_fast, parse_text
 from netdsl.pipeline import analyze
-from netdsl.syntax_errors import _EXAMPLES, example_labels_that_parse
+from netdsl.syntax import tree as S
+from netdsl.syntax.lark_grammar import parser
+from netdsl.syntax.lark_parse import parse_raw as _parse_raw
+from netdsl.syntax.lark_parse import parse_reference as _parse_reference
+from netdsl.syntax.messages import _EXAMPLES, example_labels_that_parse
+from netdsl.syntax.parser import _FAST_HEIGHT, _driver, _parse_fast, parse_text
 
 
 def parse(text: str) -> S.Module:

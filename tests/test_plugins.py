@@ -22,8 +22,8 @@ import pytest
 import torch
 from torch import nn
 
-from netdsl import plugins
 from netdsl.imports import library_roots
+from netdsl.layers import plugins
 from netdsl.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -380,7 +380,7 @@ def test_se_resnet50_static_count_matches_reference(se_site: Path) -> None:
 
 
 def test_se_resnet50_builds_and_matches_reference(se_loaded: plugins.Plugin) -> None:
-    from netdsl import compile
+    from netdsl.backends.torch import compile
 
     model = compile.load(SE_RESNET50, input=(3, 64, 64), seed=0).eval()
     ref = reference_se_resnet50().eval()

@@ -22,12 +22,12 @@ from typing import Any
 import graphviz
 import pytest
 
-from netdsl import ir
 from netdsl.atomic import write_atomic
+from netdsl.backends.graphviz import RenderOptions, to_dot
 from netdsl.cli import main
+from netdsl.lower import ir
 from netdsl.pipeline import analyze
-from netdsl.render import RenderOptions, to_dot
-from netdsl.shapes import NodeInfo, ShapeResult
+from netdsl.shapes.inference import NodeInfo, ShapeResult
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.net"))  # picks up every spec shipped, including new ones

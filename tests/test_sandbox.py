@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from netdsl.cli import main
+from netdsl.layers.plugins import loaded_plugins, unload
 from netdsl.pipeline import Analysis, analyze
-from netdsl.plugins import loaded_plugins, unload
 
 ROOT = Path(__file__).resolve().parent.parent
 NETDSL_SRC = ROOT / "netdsl"
@@ -216,7 +216,7 @@ def unsafe_calls(source: str, rel: str) -> list[str]:
         if (
             (isinstance(call.func, ast.Name) and call.func.id in _FORBIDDEN_CALLS)
             or parts[-2:] in _FORBIDDEN_ATTRS
-            or (parts[-1] == "import_module" and rel != "netdsl/plugins.py")
+            or (parts[-1] == "import_module" and rel != "netdsl/layers/plugins.py")
             or (parts[0] == "torch" and parts[-1] == "load")  # unpickling
             or (name == "getattr" and constants & _FORBIDDEN_CALLS)  # getattr(builtins, "eval")
         ):
@@ -251,7 +251,7 @@ def direct_writes(source: str, rel: str) -> list[str]:
 def test_the_scanners_see_what_they_look_for() -> None:
     bad = "import importlib, pickle\neval('1')\nimportlib.import_module(x)\ngetattr(builtins, 'exec')\ntorch.load(p)\n"
     assert len(unsafe_calls(bad, "netdsl/x.py")) == 5
-    assert unsafe_calls("importlib.import_module(x)\nmodel.eval()\n", "netdsl/plugins.py") == []
+    assert unsafe_calls("importlib.import_module(x)\nmodel.eval()\n", "netdsl/layers/plugins.py") == []
     bad = "Path(p).write_text(s)\nopen(p, 'wb')\ntorch.save(m, p)\nos.open(p, os.O_WRONLY)\n"
     assert len(direct_writes(bad, "netdsl/x.py")) == 4
     good = "save_atomic(out, lambda tmp: torch.save(s, tmp))\nopen(p)\nsys.stderr.write(m)\n"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from netdsl import report
 from netdsl.atomic import write_atomic
 from netdsl.pipeline import analyze
+from netdsl.shapes import report
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
 from netdsl.pipeline import analyze
-from netdsl.shapes import ShapeResult
+from netdsl.shapes.inference import ShapeResult
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 TOL = 1e-5

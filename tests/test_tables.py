@@ -1,4 +1,4 @@
-"""The grammar's LALR tables as plain data (netdsl.tables): equal to Lark's, cached, and Lark-free checks.
+"""The grammar's LALR tables as plain data (netdsl.syntax.tables): equal to Lark's, cached, and Lark-free checks.
 
 The parse equality of the fast path and Lark's own path over every spec, fuzzed and
 generated text is in tests/test_parse.py (the fast path runs on these tables).
@@ -14,11 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from netdsl import tables
-from netdsl.lalr import Driver
-from netdsl.lark_parse import parse_reference, parser
-from netdsl.parse import _BUILDER, _RULE_NAMES, NewlineFilter, grammar_path, parse_text
-from netdsl.syntax import Module
+from netdsl.syntax import tables
+from netdsl.syntax.builder import BUILDER as _BUILDER
+from netdsl.syntax.builder import RULE_NAMES as _RULE_NAMES
+from netdsl.syntax.builder import NewlineFilter, grammar_path
+from netdsl.syntax.lalr import Driver
+from netdsl.syntax.lark_grammar import parser
+from netdsl.syntax.lark_parse import parse_reference
+from netdsl.syntax.parser import parse_text
+from netdsl.syntax.tree import Module
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = set(_RULE_NAMES)
@@ -94,7 +98,7 @@ def test_unknown_builder_names_in_a_cache_file_are_refused(cache: Path) -> None:
 
 def test_a_cache_file_that_makes_no_driver_is_rebuilt(cache: Path) -> None:
     """A file that passes load's checks but holds a broken lexer: the driver is rebuilt from Lark."""
-    from netdsl import parse
+    from netdsl.syntax import parser as parse
 
     first = tables.load(grammar_path(), NAMES)
     (path,) = cache.glob("tables-v*.json")
@@ -161,7 +165,7 @@ def test_syntax_errors_still_come_from_lark(tmp_path: Path) -> None:
     assert not isinstance(d, Module) and d.code in ("E001", "E002")
     env = {**os.environ, "NETDSL_CACHE_DIR": str(tmp_path)}
     code = (
-        "import sys\nfrom netdsl.parse import parse_text\nparse_text('net A { relu }', 'ok.net')\n"
+        "import sys\nfrom netdsl.syntax.parser import parse_text\nparse_text('net A { relu }', 'ok.net')\n"
         "before = 'lark' in sys.modules\nd = parse_text('net A {\\n  conv2d(64, 3\\n  relu\\n}\\n', 't.net')\n"
         "print(before, 'lark' in sys.modules, d.code)"
     )

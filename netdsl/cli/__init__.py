@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     from netdsl.cli import common
+    from netdsl.limits import using
 
     # A `kill` midway through writing an output must not leave a temporary file beside it (nor
     # touch the previous output): the handler unwinds like Ctrl-C. Only the main thread may set it.
@@ -90,7 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if previous is not None:
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return common.dispatch(args)
+        limits = common.limits_from(args)
+        failed = common.load_plugins(args)
+        if failed is not None:
+            return failed
+        with using(limits):  # every analysis this command runs gets the command line's limits
+            return int(BY_NAME[args.command].load().run(args))
     except common.UsageError as err:
         print(f"netdsl {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

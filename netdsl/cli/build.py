@@ -4,7 +4,7 @@ Outputs are written atomically: a failed build (spec error, failed
 verification, a crash while saving) leaves any previous output untouched.
 
 ``--optimize inference`` saves a frozen, inference-only TorchScript module
-(:mod:`netdsl.optimize`, ``portable=True``: BatchNorms folded, dropout gone,
+(:mod:`netdsl.backends.torch.optimize`, ``portable=True``: BatchNorms folded, dropout gone,
 weights as constants; it runs anywhere ``torch.jit.load`` does).
 ``--format`` then defaults to torchscript, and asking for state_dict or python
 with it is a usage error, since neither can hold the folded, frozen graph.
@@ -113,10 +113,10 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
-    from netdsl.codegen import CodegenError, emit
-    from netdsl.compile import build
+    from netdsl.backends.python.codegen import CodegenError, emit
+    from netdsl.backends.torch.compile import build
+    from netdsl.backends.torch.verify import first_cause, verify
     from netdsl.limits import fmt_bytes
-    from netdsl.verify import first_cause, verify
 
     assert analysis.net is not None and analysis.shapes is not None
     notes = []
@@ -138,7 +138,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
             return 1
         notes.append(f"verified {len(analysis.shapes.nodes)} modules")
     if args.optimize == "inference" and module is not None:
-        from netdsl.optimize import example_input, optimize_for_inference
+        from netdsl.backends.torch.optimize import example_input, optimize_for_inference
 
         example = example_input(analysis.shapes.input_shape, device=args.device)
         optimized = optimize_for_inference(module, example, portable=True)

@@ -9,7 +9,7 @@ import sys
 from netdsl.cli.common import parse_input, parse_overrides, report
 from netdsl.cli.options import spec_options
 from netdsl.pipeline import analyze
-from netdsl.report import human
+from netdsl.shapes.report import human
 
 DESCRIPTION = (
     "Validate each spec fully: syntax, names, blocks, arguments and static shape "

@@ -8,10 +8,9 @@ import re
 import sys
 from typing import Any
 
-from netdsl.cli.table import BY_NAME
 from netdsl.errors import Diagnostic, format_diagnostics
-from netdsl.expr import Value
-from netdsl.limits import Limits, using
+from netdsl.limits import Limits
+from netdsl.lower.expr import Value
 
 
 class UsageError(Exception):
@@ -69,8 +68,8 @@ def report(diags: list[Diagnostic], sources: dict[str, str], args: argparse.Name
 
 def load_plugins(args: argparse.Namespace) -> int | None:
     """Load plugins named by --plugin / NETDSL_PLUGINS / entry points; an exit code on failure."""
-    from netdsl.plugins import PluginError
-    from netdsl.plugins import load_plugins as load
+    from netdsl.layers.plugins import PluginError
+    from netdsl.layers.plugins import load_plugins as load
 
     try:
         load(getattr(args, "plugin", []) or [])
@@ -87,12 +86,3 @@ def limits_from(args: argparse.Namespace) -> Limits:
         return Limits.from_env(**given)
     except ValueError as err:  # a malformed NETDSL_* variable
         raise UsageError(str(err)) from None
-
-
-def dispatch(args: argparse.Namespace) -> int:
-    limits = limits_from(args)
-    failed = load_plugins(args)
-    if failed is not None:
-        return failed
-    with using(limits):  # every analysis this command runs gets the command line's limits
-        return int(BY_NAME[args.command].load().run(args))

@@ -18,8 +18,8 @@ from pydantic.fields import FieldInfo
 
 from netdsl.cli.options import plugin_option
 from netdsl.errors import did_you_mean
-from netdsl.expr import show
-from netdsl.registry import FAMILIES, REGISTRY, LayerKind
+from netdsl.layers import FAMILIES, REGISTRY, LayerKind
+from netdsl.lower.expr import show
 
 DESCRIPTION = (
     "List every registered layer kind with its origin, or show one kind's parameters, defaults and documentation."
@@ -148,7 +148,7 @@ def listing() -> str:
             continue
         lines.append(f"{family}:")
         lines += [f"  {k.name:<{width}}  {k.origin:<{owidth}}  {first_line(k.doc)}" for k in members]
-    from netdsl.plugins import loaded_plugins
+    from netdsl.layers.plugins import loaded_plugins
 
     plugins = loaded_plugins()
     builtin = sum(k.origin == "built-in" for k in kinds)

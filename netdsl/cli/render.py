@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     import graphviz
 
-    from netdsl.render import RenderOptions, to_dot
+    from netdsl.backends.graphviz import RenderOptions, to_dot
 
     source = to_dot(result.shapes, RenderOptions(args.depth, args.expand, args.direction))
     if fmt == "dot":

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netdsl import report as fmt
 from netdsl.atomic import write_atomic
 from netdsl.cli.common import UsageError, parse_input, parse_overrides, report
 from netdsl.cli.options import spec_options
 from netdsl.pipeline import analyze
+from netdsl.shapes import report as fmt
 
 DESCRIPTION = (
     "Static shape inference: a per-layer table of output shapes, parameters, MACs, "

@@ -1,12 +1,47 @@
-"""The built-in layer kinds.
+"""The layer kinds: the registry (one entry per kind) and the built-in kinds.
 
-Importing this package registers every built-in kind through
-:func:`netdsl.registry.register`, the same public call a plugin uses; the
-registry imports it lazily on first lookup. Nothing here imports torch at import
-time: builders import it in their bodies, and :mod:`netdsl.layers.modules` (the
-only torch-importing file) is itself imported only by builders.
+This package is the one door to the registry for the rest of netdsl: importing it
+registers every built-in kind through :func:`netdsl.layers.registry.register`, the
+same public call a plugin makes (plugins import it as :mod:`netdsl.registry`).
+Nothing here imports torch at import time: builders import it in their bodies, and
+:mod:`netdsl.layers.modules` (the only torch-importing file) is itself imported only
+by builders. A new layer kind is one file here (or a plugin) plus its test row.
 """
 
 from netdsl.layers import activation, conv, linear, merge, misc, norm, pool
+from netdsl.layers.registry import (
+    FAMILIES,
+    REGISTRY,
+    Cost,
+    LayerKind,
+    Params,
+    Registry,
+    RegistryError,
+    Shape,
+    ShapeError,
+    Window,
+    no_cost,
+    register,
+)
 
-__all__ = ["activation", "conv", "linear", "merge", "misc", "norm", "pool"]
+__all__ = [
+    "FAMILIES",
+    "REGISTRY",
+    "Cost",
+    "LayerKind",
+    "Params",
+    "Registry",
+    "RegistryError",
+    "Shape",
+    "ShapeError",
+    "Window",
+    "activation",
+    "conv",
+    "linear",
+    "merge",
+    "misc",
+    "no_cost",
+    "norm",
+    "pool",
+    "register",
+]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from netdsl.layers.common import LayerParams, NoParams, PosFloat, normalize_dim, one_input
-from netdsl.registry import LayerKind, Shape, register
+from netdsl.layers.registry import LayerKind, Shape, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, ValidationInfo
 
-from netdsl.arith import effective_kernel, window_out
-from netdsl.registry import Params, Shape, ShapeError, Window, WindowRule
+from netdsl.layers.arith import effective_kernel, window_out
+from netdsl.layers.registry import Params, Shape, ShapeError, Window, WindowRule
 
 #: Human names of the spatial axes, by number of spatial dimensions.
 AXES: dict[int, tuple[str, ...]] = {1: ("length",), 2: ("height", "width")}

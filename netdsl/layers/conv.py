@@ -1,7 +1,7 @@
 """Convolutions: ``conv1d`` and ``conv2d`` (nn.Conv1d / nn.Conv2d).
 
 The input channel count is never written by the user: it is read off the input
-shape. Output sizes come from :func:`netdsl.arith.window_out` through the same
+shape. Output sizes come from :func:`netdsl.layers.arith.window_out` through the same
 windows the receptive-field pass uses, so shape, explanation and receptive field
 cannot disagree.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from netdsl.arith import same_padding
+from netdsl.layers.arith import same_padding
 from netdsl.layers.common import (
     LayerParams,
     NonNegPair,
@@ -33,7 +33,7 @@ from netdsl.layers.common import (
     spatial,
     windowed_output,
 )
-from netdsl.registry import Cost, LayerKind, Shape, ShapeError, Window, register
+from netdsl.layers.registry import Cost, LayerKind, Shape, ShapeError, Window, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

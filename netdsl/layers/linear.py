@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from netdsl.layers.common import LayerParams, Pos, expect_rank, one_input
-from netdsl.registry import Cost, LayerKind, Shape, register
+from netdsl.layers.registry import Cost, LayerKind, Shape, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

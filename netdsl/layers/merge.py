@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from netdsl.layers.common import LayerParams, NoParams, dim_name, fmt_shapes, normalize_dim
-from netdsl.registry import LayerKind, Shape, ShapeError, register
+from netdsl.layers.registry import LayerKind, Shape, ShapeError, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

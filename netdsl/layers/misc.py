@@ -20,7 +20,7 @@ from netdsl.layers.common import (
     rank_windows,
     windowed_output,
 )
-from netdsl.registry import LayerKind, Shape, ShapeError, Window, register
+from netdsl.layers.registry import LayerKind, Shape, ShapeError, Window, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

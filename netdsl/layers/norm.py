@@ -20,7 +20,7 @@ from netdsl.layers.common import (
     fmt_shape,
     one_input,
 )
-from netdsl.registry import Cost, LayerKind, Shape, ShapeError, register
+from netdsl.layers.registry import Cost, LayerKind, Shape, ShapeError, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

@@ -1,6 +1,6 @@
 """Pooling: ``maxpool``, ``avgpool`` (1-D or 2-D by input rank), adaptive and global pools.
 
-Fixed-window pools share :func:`netdsl.arith.window_out` with the convolutions
+Fixed-window pools share :func:`netdsl.layers.arith.window_out` with the convolutions
 (including PyTorch's ``ceil_mode`` rule); adaptive and global pools have no fixed
 window, so they declare none.
 """
@@ -27,7 +27,7 @@ from netdsl.layers.common import (
     spatial,
     windowed_output,
 )
-from netdsl.registry import LayerKind, Shape, Window, register
+from netdsl.layers.registry import LayerKind, Shape, Window, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

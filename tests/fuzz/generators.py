@@ -62,7 +62,7 @@ def exercise(text: str, path: Path, limits: Any = None, extras: bool = True) -> 
     assert result.ok or result.errors, "not ok, yet no error reported"
     if not result.ok:
         return Outcome(frozenset(codes), "diagnostics")
-    from netdsl.compile import build
+    from netdsl.backends.torch.compile import build
 
     try:
         build(result, device="meta")
@@ -70,9 +70,9 @@ def exercise(text: str, path: Path, limits: Any = None, extras: bool = True) -> 
         codes |= {d.code for d in err.diagnostics}
         return Outcome(frozenset(codes), "checked")
     if extras:  # what `netdsl shapes`, `render --format dot` and `build --format python` do with it
-        from netdsl import report
-        from netdsl.codegen import CodegenError, emit
-        from netdsl.render import RenderOptions, to_dot
+        from netdsl.backends.graphviz import RenderOptions, to_dot
+        from netdsl.backends.python.codegen import CodegenError, emit
+        from netdsl.shapes import report
 
         assert result.shapes is not None
         report.table(result.shapes, 2, True, 1)
@@ -124,7 +124,7 @@ def grammar_specs(start: str = "start") -> st.SearchStrategy[str]:
     """Spec texts derived from netdsl's own grammar (``grammar/netdsl.lark``) with hypothesis.extra.lark."""
     from hypothesis.extra.lark import from_lark
 
-    lark = _lexer()  # the same grammar file as netdsl.parse.parser(), loaded without Lark's cache
+    lark = _lexer()  # the same grammar file as netdsl.syntax.parser.parser(), loaded without Lark's cache
     terminals, rules, ignored = lark.grammar.compile([start], ())
     used = {t.name for t in terminals} | set(ignored) | {s.name for r in rules for s in r.expansion if s.is_term}
     explicit = {k: v for k, v in _terminal_strategies(lark).items() if k in used}
@@ -222,7 +222,7 @@ def semantic_specs() -> st.SearchStrategy[str]:
 
 @cache
 def _lexer() -> Lark:
-    from netdsl.parse import grammar_path
+    from netdsl.syntax.parser import grammar_path
 
     # Without the newline post-lexer and keeping whitespace and comments: the tokens join back to the text.
     return Lark.open(str(grammar_path()), parser="lalr", lexer="basic")

@@ -1,0 +1,1 @@
+"""The torch back end: schedules → ``torch.nn.Module``. Entry point: :func:`netdsl.backends.torch.compile.build`."""

@@ -1,0 +1,304 @@
+"""Pass 3: static shape inference over the IR (no tensors, no torch).
+
+Walks the net in execution order applying each layer kind's pure shape and cost
+rules. Produces one :class:`NodeInfo` per module (layers, merges, blocks,
+groups, repeats) with input/output shapes, parameters, buffers, MACs, receptive
+field and jump; decides ``if`` conditions that read ``in``; and reports shape
+errors at the offending layer's line. A failed layer poisons only the values
+that depend on it, so one mistake yields one error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from netdsl.errors import Diagnostic, Severity, Span
+from netdsl.layers import REGISTRY, Cost, Shape, ShapeError, Window, arith
+from netdsl.limits import Guard, LimitExceeded
+from netdsl.lower import ir
+from netdsl.lower.expr import EvalError, InShape, evaluate
+from netdsl.shapes.result import LayerRow, NodeInfo, ScopeRow, ShapeResult, fmt_shape
+from netdsl.shapes.rules import Flow, apply_rules, geometry
+
+__all__ = ["Flow", "NodeInfo", "ShapeResult", "fmt_shape", "infer"]
+
+
+class _Infer:
+    def __init__(self, net: ir.Net, input_shape: Shape, guard: Guard | None = None, sizes: bool = True):
+        self.result = ShapeResult(net, input_shape)
+        self.guard = guard  # the run's deadline and, if `sizes`, the limits on one layer's size
+        self.sizes = sizes
+        self._seen: set[tuple[str, Span, str]] = set()
+        self._rows: list[LayerRow | ScopeRow] = self.result.rows
+        self._total = [0, 0, 0]  # params, buffers, MACs of the layers shaped so far
+        self._decided: dict[tuple[object, ...], bool] = {}  # switch conditions (the IR keeps each `cond` alive)
+
+    def error(
+        self,
+        code: str,
+        msg: str,
+        node: ir._Node,
+        layer: str | None = None,
+        hint: str | None = None,
+        severity: Severity = "error",
+    ) -> None:
+        key = (code, node.span, msg)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.result.diagnostics.append(
+            Diagnostic(
+                code,
+                msg,
+                node.span,
+                severity=severity,
+                layer=layer,
+                chain=node.chain,  # type: ignore[arg-type]
+                hint=hint,
+            )
+        )
+
+    # -- walking
+    def scope(
+        self,
+        node: ir.ScopeNode,
+        x: Flow | None,
+        values: dict[str, Flow | None],
+        depth: int,
+        parent: str | None,
+        ins: list[Shape | None],
+    ) -> Flow | None:
+        outer_in: Flow | None = None
+        module = node.name is not None  # node.is_module, without a property call per scope
+        if module:
+            values = {"in": x}
+        elif node.container == "inline":
+            # Captures inside an inline block stay visible after it (it is spliced into the enclosing
+            # module); only `in` is the block's own for the duration of its body.
+            outer_in, values["in"] = values.get("in"), x
+        ins = [*ins, x.shape if x else None] if node.container in ("net", "block", "inline") else ins
+        row = None
+        if module:
+            row = self._scope_row(node, x, depth, parent)
+            parent, depth = node.id, depth + 1
+        for child in node.body:
+            x = self.node(child, x, values, depth, parent, ins)
+            if child.capture:
+                values[child.capture] = x
+        if node.container == "inline" and not module:
+            values["in"] = outer_in
+        if row is not None:
+            row[-1] = x  # the scope's output (its cost and child count are summed when the table is built)
+        return x
+
+    def _scope_row(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> ScopeRow:
+        kind = "net" if node.container == "net" else ("block" if node.block else node.container)
+        label = node.block or node.container
+        body = node.body
+        if len(body) == 1 and isinstance(body[0], ir.ScopeNode) and body[0].container == "inline":
+            label = body[0].block or label  # a block that only dispatches to another is shown as that one
+        row: ScopeRow = [node, kind, label, depth, parent, x, None]
+        self._rows.append(row)
+        return row
+
+    def node(
+        self,
+        node: ir.AnyNode,
+        x: Flow | None,
+        values: dict[str, Flow | None],
+        depth: int,
+        parent: str | None,
+        ins: list[Shape | None],
+    ) -> Flow | None:
+        if isinstance(node, ir.LayerNode):
+            return self.layer(node, node.kind, node.params, [x], depth, parent)
+        if isinstance(node, ir.ScopeNode):
+            return self.scope(node, x, values, depth, parent, ins)
+        if isinstance(node, ir.MergeNode):
+            outs = [self.scope(p, x, values, depth, parent, ins) for p in node.paths]
+            return self.layer(node, node.kind, node.params, outs, depth, parent)
+        if isinstance(node, ir.UseNode):
+            if node.value not in values:
+                self.error(
+                    "E103",
+                    f"value `@{node.value}` is not defined on this path",
+                    node,
+                    hint="a value captured inside one `if` arm or another block is not visible here",
+                )
+                return None
+            return values[node.value]
+        assert isinstance(node, ir.SwitchNode)
+        shape = ins[-1] if ins else None
+        if shape is None:
+            return None
+        # Instances of a block decide their switches alike: memoised by condition, values (typed:
+        # `true` and `1` are equal in Python, not to the evaluator; so are `(true,)` and `(1,)`) and shape.
+        typed = tuple((k, type(v), repr(v) if isinstance(v, tuple) else v) for k, v in node.env.items())
+        key: tuple[object, ...] | None = (id(node.cond), shape, typed)
+        try:
+            take = self._decided.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value: no memo
+            key, take = None, None
+        if take is None:
+            try:
+                take = bool(evaluate(node.cond, node.env, InShape(shape)))
+            except EvalError as err:
+                self.error(err.code, err.message, node, hint=err.hint)
+                return None
+            if key is not None:
+                self._decided[key] = take
+        self.result.chosen[node.id] = take
+        return self.scope(node.then if take else node.orelse, x, values, depth, parent, ins)
+
+    def layer(
+        self,
+        node: ir.LayerNode | ir.MergeNode,
+        kind_name: str,
+        params: object,
+        xs: list[Flow | None],
+        depth: int,
+        parent: str | None,
+    ) -> Flow | None:
+        kind = REGISTRY.get(kind_name)
+        assert kind is not None, kind_name
+        if None in xs:
+            return None  # poisoned by an earlier error: stay silent
+        flows: list[Flow] = xs  # type: ignore[assignment]
+        shapes = tuple([f.shape for f in flows])
+        try:
+            hit = apply_rules(kind, params, shapes)
+        except ShapeError as err:
+            self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
+            return None
+        except Exception as err:
+            self.error(
+                "E309",
+                f"the rules of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}",
+                node,
+                layer=node.id,
+            )
+            return None
+        out, cost, windows = hit.out, hit.cost, hit.windows
+        guard = self.guard
+        if guard is not None:
+            guard.tick(node.span, "shape inference of")
+            lim = guard.limits
+            # The cheap comparison first: only a layer over a limit builds the message.
+            if self.sizes and (cost.params > lim.max_layer_params or hit.elements > lim.max_activation):
+                problem = guard.layer_problem(kind.name, cost.params, out)
+                if problem is not None:  # refused here, long before a builder could try to allocate it
+                    self.error(problem[0], problem[1], node, layer=node.id, hint=problem[2])
+                    return None
+        if hit.empty:
+            self.error(
+                "E302",
+                f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
+                node,
+                layer=node.id,
+            )
+            return None
+        if hit.lost:
+            self._lost_warning(node, kind.name, shapes[0], hit.lost)
+        rf, jump = geometry(flows, out, windows)
+        self._rows.append((node, kind.name, depth, parent, shapes, out, cost, rf, jump, windows, params))
+        total = self._total
+        total[0] += cost.params
+        total[1] += cost.buffers
+        total[2] += cost.macs
+        return Flow(out, rf, jump)
+
+    def _lost_warning(
+        self, node: ir.LayerNode | ir.MergeNode, kind: str, shape: Shape, lost: tuple[tuple[str, int, Window, int], ...]
+    ) -> None:
+        """W401: the floor drops the last rows/columns of the input."""
+        what = " and ".join(f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost)
+        why = "; ".join(f"{a}: {arith.explain(n, w)}" for a, n, w, _ in lost)
+        self.error(
+            "W401",
+            f"{kind}: the last {what} of the {fmt_shape(shape[1:])} input "
+            f"{'are' if len(lost) > 1 or lost[0][3] > 1 else 'is'} never seen ({why})",
+            node,
+            layer=node.id,
+            severity="warning",
+            hint="adjust padding or the input size so the windows tile it",
+        )
+
+
+def infer(net: ir.Net, input_shape: Shape | None = None, guard: Guard | None = None) -> ShapeResult:
+    """Infer every module's shapes and costs for ``input_shape`` (default: the net's declared input).
+
+    ``guard`` (optional) refuses layers too large to be real (E303, E304) and raises
+    :class:`netdsl.limits.LimitExceeded` when the run's deadline passes.
+    """
+    shape = tuple(input_shape or net.input_shape)
+    run = _Infer(net, shape, guard)
+    spatial = len(shape) - 1
+    start = Flow(shape, (1,) * spatial if spatial else None, (1,) * spatial if spatial else None)
+    out = run.scope(net.body, start, {}, 0, None, [])
+    result = run.result
+    result.output = out.shape if out else None
+    result.total = Cost(*run._total)
+    if any(d.code == "E302" for d in result.diagnostics) and len(shape) > 1:
+        with contextlib.suppress(LimitExceeded):  # out of time for the search: the error stands, without its hint
+            _suggest_smallest_input(net, result, guard)
+    if result.ok:
+        _dominant_layer_warning(result)
+    return result
+
+
+def _suggest_smallest_input(net: ir.Net, result: ShapeResult, guard: Guard | None = None) -> None:
+    """Turn 'output would be 0×0' into 'smallest valid input is 32×32' by searching input sizes."""
+    c, spatial = result.input_shape[0], result.input_shape[1:]
+
+    def fits(n: int) -> bool:
+        trial = _Infer(net, (c, *([n] * len(spatial))), guard, sizes=False)  # only E302 decides
+        k = len(spatial)
+        trial.scope(net.body, Flow((c, *([n] * k)), (1,) * k, (1,) * k), {}, 0, None, [])
+        return not any(d.code == "E302" for d in trial.result.diagnostics)
+
+    lo, hi = max(spatial), 1 << 14
+    if not fits(hi):
+        return
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    smallest = "×".join([str(lo)] * len(spatial))
+    given = fmt_shape(result.input_shape)
+    for i, d in enumerate(result.diagnostics):
+        if d.code == "E302" and d.hint is None:
+            result.diagnostics[i] = Diagnostic(
+                d.code,
+                d.message,
+                d.span,
+                d.severity,
+                d.layer,
+                d.chain,
+                hint=f"input {given} is too small for this net; the smallest valid input is {c}×{smallest}",
+            )
+
+
+def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: int = 1_000_000) -> None:
+    total = result.total.params
+    if total < minimum:
+        return
+    biggest, most = None, -1
+    for row in result.rows:  # the first of the largest layers (from the rows: no table is built for this)
+        if type(row) is tuple and row[6].params > most:
+            biggest, most = row, row[6].params
+    if biggest is not None and most > share * total:
+        node, kind, params = biggest[0], REGISTRY.get(biggest[1]), biggest[10]
+        label = kind.describe(params) if kind else biggest[1]
+        result.diagnostics.append(
+            Diagnostic(
+                "W403",
+                f"`{node.id}` ({label}) holds {100 * most / total:.0f}% of all parameters ({most:,} of {total:,})",
+                node.span,
+                "warning",
+                node.id,
+                node.chain,  # type: ignore[arg-type]
+                hint="a global pool before the classifier shrinks it (as NiN and ResNet do)",
+            )
+        )

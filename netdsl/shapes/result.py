@@ -1,0 +1,155 @@
+"""What the shape pass (:mod:`netdsl.shapes.inference`) learns: per-module facts, switch decisions, diagnostics.
+
+The pass records one compact row per module as it walks the net; the per-module
+:class:`NodeInfo` table (with each module's summed cost and child count) is built
+from those rows the first time someone reads it. ``netdsl check`` never does: it
+needs the diagnostics, which the pass produces itself, and the totals, which it
+keeps as it goes. Tables, diagrams and the compiler read ``nodes`` / ``by_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from netdsl.errors import Diagnostic, Frame, Span
+from netdsl.layers import REGISTRY, Cost, Shape, Window, arith
+from netdsl.lower import ir
+
+__all__ = ["NodeInfo", "ShapeResult", "fmt_shape"]
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """Static facts about one module of the net (a layer, merge or named scope)."""
+
+    id: str
+    name: str
+    kind: str  # layer kind, or "block", "group", "repeat", "net"
+    title: str  # block/container name for scopes; unused for layers (see `label`)
+    depth: int
+    parent: str | None
+    inputs: tuple[Shape, ...]
+    output: Shape | None
+    cost: Cost
+    span: Span
+    chain: tuple[Frame, ...]
+    rf: tuple[int, ...] | None = None
+    jump: tuple[int, ...] | None = None
+    windows: tuple[Window, ...] = ()
+    is_scope: bool = False
+    block: str | None = None
+    children: int = 0
+    params: object = None
+
+    @property
+    def label(self) -> str:
+        """Compact description: ``conv 3×3, 64, /2`` for layers, the block name for scopes."""
+        if self.is_scope:
+            return self.title
+        kind = REGISTRY.get(self.kind)
+        return kind.describe(self.params) if kind else self.kind
+
+    @property
+    def explain(self) -> tuple[str, ...]:
+        """The arithmetic behind each spatial output size (computed on demand: only --explain asks)."""
+        if not self.windows or not self.inputs:
+            return ()
+        sizes = self.inputs[0][1:]
+        axes = ("H", "W") if len(self.windows) == 2 else ("L",)
+        return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows, strict=False))
+
+
+# A layer's row: (node, kind, depth, parent, input shapes, output, cost, rf, jump, windows, params).
+LayerRow = tuple[ir.LayerNode | ir.MergeNode, str, int, str | None, tuple[Shape, ...], Shape, Cost, Any, Any, Any, Any]
+# A module scope's row: [node, kind, title, depth, parent, input flow, output flow (set when it ends)].
+ScopeRow = list[Any]
+
+
+@dataclass
+class ShapeResult:
+    """Everything the shape pass learnt: per-module info, switch decisions, diagnostics."""
+
+    net: ir.Net
+    input_shape: Shape
+    chosen: dict[str, bool] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    output: Shape | None = None
+    #: Parameters, buffers and MACs of every layer shaped (the net's own cost).
+    total: Cost = field(default_factory=Cost)
+    rows: list[LayerRow | ScopeRow] = field(default_factory=list, repr=False)
+    _table: tuple[list[NodeInfo], dict[str, NodeInfo]] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        """One :class:`NodeInfo` per module, in execution order (scopes before their contents)."""
+        return self._built()[0]
+
+    @property
+    def by_id(self) -> dict[str, NodeInfo]:
+        """The same, by module id (``layer1.0.conv1``)."""
+        return self._built()[1]
+
+    def layers(self) -> list[NodeInfo]:
+        return [n for n in self.nodes if not n.is_scope]
+
+    def _built(self) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+        if self._table is None:
+            self._table = _table(self.rows)
+        return self._table
+
+
+def _table(rows: list[LayerRow | ScopeRow]) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+    """The module table of a pass's rows: facts per module, child counts, each scope's summed cost."""
+    nodes: list[NodeInfo] = []
+    by_id: dict[str, NodeInfo] = {}
+    for row in rows:
+        if type(row) is list:
+            node, kind, title, depth, parent, x, out = row
+            info = NodeInfo(
+                node.id,
+                node.name or "",
+                kind,
+                title,
+                depth,
+                parent,
+                (x.shape,) if x else (),
+                out.shape if out else None,
+                Cost(),
+                node.span,
+                node.chain,
+                out.rf if out else None,
+                out.jump if out else None,
+                is_scope=True,
+                block=node.block,
+            )
+        else:
+            node, kind, depth, parent, shapes, output, cost, rf, jump, windows, params = row
+            info = NodeInfo(
+                node.id, node.name, kind, "", depth, parent, shapes, output, cost, node.span, node.chain,
+                rf, jump, windows, params=params,
+            )  # fmt: skip
+        nodes.append(info)
+        by_id[info.id] = info
+        if parent is not None:
+            by_id[parent].children += 1
+    # A module's cost is the sum of its layers' and sub-modules'. Rows are in pre-order (a scope
+    # before its contents), so walking them backwards finishes every module before its parent.
+    sums: dict[str, list[int]] = {}
+    for info in reversed(nodes):
+        if info.is_scope:
+            info.cost = Cost(*sums.pop(info.id, (0, 0, 0)))
+        if info.parent is not None:
+            acc = sums.setdefault(info.parent, [0, 0, 0])
+            acc[0] += info.cost.params
+            acc[1] += info.cost.buffers
+            acc[2] += info.cost.macs
+    return nodes, by_id
+
+
+def fmt_shape(s: Shape | None) -> str:
+    return "?" if s is None else "×".join(map(str, s))
