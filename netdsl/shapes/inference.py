@@ -17,7 +17,9 @@ from netdsl.layers import REGISTRY, Cost, Shape, ShapeError, Window, arith
 from netdsl.limits import Guard, LimitExceeded
 from netdsl.lower import ir
 from netdsl.lower.expr import EvalError, InShape, evaluate
-from netdsl.shapes.result import LayerRow, NodeInfo, ScopeRow, ShapeResult, fmt_shape
+from netdsl.shapes.reserved import RESERVED
+from netdsl.shapes.result import NodeInfo, ShapeResult, fmt_shape
+from netdsl.shapes.schedule import Schedule, Step
 from netdsl.shapes.rules import Flow, apply_rules, geometry
 
 __all__ = ["Flow", "NodeInfo", "ShapeResult", "fmt_shape", "infer"]
@@ -29,7 +31,8 @@ class _Infer:
         self.guard = guard  # the run's deadline and, if `sizes`, the limits on one layer's size
         self.sizes = sizes
         self._seen: set[tuple[str, Span, str]] = set()
-        self._rows: list[LayerRow | ScopeRow] = self.result.rows
+        self._rows: list[Schedule | Step] = self.result.rows  # every module and layer, in pre-order
+        self._module: Schedule | None = None  # the schedule being written
         self._total = [0, 0, 0]  # params, buffers, MACs of the layers shaped so far
         self._decided: dict[tuple[object, ...], bool] = {}  # switch conditions (the IR keeps each `cond` alive)
 
@@ -70,36 +73,64 @@ class _Infer:
     ) -> Flow | None:
         outer_in: Flow | None = None
         module = node.name is not None  # node.is_module, without a property call per scope
+        sched = outer = entry = None
         if module:
+            entry = x
+            sched, outer = self._open(node, x, depth, parent), self._module
+            self._module = sched
+            x = x._replace(value=0) if x is not None else None  # value 0: the module's own input
             values = {"in": x}
+            parent, depth = node.id, depth + 1
         elif node.container == "inline":
             # Captures inside an inline block stay visible after it (it is spliced into the enclosing
             # module); only `in` is the block's own for the duration of its body.
             outer_in, values["in"] = values.get("in"), x
         ins = [*ins, x.shape if x else None] if node.container in ("net", "block", "inline") else ins
-        row = None
-        if module:
-            row = self._scope_row(node, x, depth, parent)
-            parent, depth = node.id, depth + 1
         for child in node.body:
             x = self.node(child, x, values, depth, parent, ins)
             if child.capture:
                 values[child.capture] = x
         if node.container == "inline" and not module:
             values["in"] = outer_in
-        if row is not None:
-            row[-1] = x  # the scope's output (its cost and child count are summed when the table is built)
+        if sched is not None:
+            self._module = outer
+            x = self._close(sched, outer, entry, x)
         return x
 
-    def _scope_row(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> ScopeRow:
+    def _open(self, node: ir.ScopeNode, x: Flow | None, depth: int, parent: str | None) -> Schedule:
         kind = "net" if node.container == "net" else ("block" if node.block else node.container)
         label = node.block or node.container
         body = node.body
         if len(body) == 1 and isinstance(body[0], ir.ScopeNode) and body[0].container == "inline":
             label = body[0].block or label  # a block that only dispatches to another is shown as that one
-        row: ScopeRow = [node, kind, label, depth, parent, x, None]
-        self._rows.append(row)
-        return row
+        if parent is not None:
+            self._reserved(node)
+        sched = Schedule(node, kind, label, depth, parent, x.shape if x else None)
+        self._rows.append(sched)
+        return sched
+
+    def _close(self, sched: Schedule, outer: Schedule | None, entry: Flow | None, x: Flow | None) -> Flow | None:
+        """End a module: its output, and the call of it in the enclosing module's schedule."""
+        if x is not None:
+            sched.output, sched.output_shape, sched.rf, sched.jump = x.value, x.shape, x.rf, x.jump
+        if outer is None:
+            self.result.schedule = sched
+            return x
+        if x is None or entry is None:
+            return None
+        shapes = (entry.shape,)
+        outer.steps.append(Step(sched.node, (entry.value,), shapes, x.shape, sched.depth, sched.parent, sub=sched))
+        return x._replace(value=len(outer.steps))
+
+    def _reserved(self, node: ir.ScopeNode | ir.LayerNode | ir.MergeNode) -> None:
+        if node.name in RESERVED:
+            self.error(
+                "E504",
+                f"`{node.name}` cannot name a module: torch.nn.Module uses that attribute",
+                node,
+                layer=node.id,
+                hint=f"rename the label, e.g. `{node.name}_`",
+            )
 
     def node(
         self,
@@ -200,12 +231,19 @@ class _Infer:
         if hit.lost:
             self._lost_warning(node, kind.name, shapes[0], hit.lost)
         rf, jump = geometry(flows, out, windows)
-        self._rows.append((node, kind.name, depth, parent, shapes, out, cost, rf, jump, windows, params))
+        module = self._module
+        assert module is not None  # every layer lies inside the net's module
+        if node.name in RESERVED:
+            self._reserved(node)
+        args = tuple([f.value for f in flows])
+        step = Step(node, args, shapes, out, depth, parent, kind.name, params, cost, rf, jump, windows)
+        module.steps.append(step)
+        self._rows.append(step)
         total = self._total
         total[0] += cost.params
         total[1] += cost.buffers
         total[2] += cost.macs
-        return Flow(out, rf, jump)
+        return Flow(out, rf, jump, len(module.steps))
 
     def _lost_warning(
         self, node: ir.LayerNode | ir.MergeNode, kind: str, shape: Shape, lost: tuple[tuple[str, int, Window, int], ...]
@@ -286,11 +324,11 @@ def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: in
         return
     biggest, most = None, -1
     for row in result.rows:  # the first of the largest layers (from the rows: no table is built for this)
-        if type(row) is tuple and row[6].params > most:
-            biggest, most = row, row[6].params
+        if type(row) is Step and row.cost.params > most:
+            biggest, most = row, row.cost.params
     if biggest is not None and most > share * total:
-        node, kind, params = biggest[0], REGISTRY.get(biggest[1]), biggest[10]
-        label = kind.describe(params) if kind else biggest[1]
+        node, kind = biggest.node, REGISTRY.get(biggest.kind)
+        label = kind.describe(biggest.params) if kind else biggest.kind
         result.diagnostics.append(
             Diagnostic(
                 "W403",

@@ -10,11 +10,12 @@ keeps as it goes. Tables, diagrams and the compiler read ``nodes`` / ``by_id``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from netdsl.errors import Diagnostic, Frame, Span
 from netdsl.layers import REGISTRY, Cost, Shape, Window, arith
 from netdsl.lower import ir
+from netdsl.memo import once
+from netdsl.shapes.schedule import Schedule, Step
 
 __all__ = ["NodeInfo", "ShapeResult", "fmt_shape"]
 
@@ -60,12 +61,6 @@ class NodeInfo:
         return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows, strict=False))
 
 
-# A layer's row: (node, kind, depth, parent, input shapes, output, cost, rf, jump, windows, params).
-LayerRow = tuple[ir.LayerNode | ir.MergeNode, str, int, str | None, tuple[Shape, ...], Shape, Cost, Any, Any, Any, Any]
-# A module scope's row: [node, kind, title, depth, parent, input flow, output flow (set when it ends)].
-ScopeRow = list[Any]
-
-
 @dataclass
 class ShapeResult:
     """Everything the shape pass learnt: per-module info, switch decisions, diagnostics."""
@@ -77,7 +72,10 @@ class ShapeResult:
     output: Shape | None = None
     #: Parameters, buffers and MACs of every layer shaped (the net's own cost).
     total: Cost = field(default_factory=Cost)
-    rows: list[LayerRow | ScopeRow] = field(default_factory=list, repr=False)
+    #: Every module (its :class:`Schedule`) and layer (its :class:`Step`) in pre-order, as the pass met them.
+    rows: list[Schedule | Step] = field(default_factory=list, repr=False)
+    #: The net's schedule (each child module's is in its step's ``sub``); what the back ends read.
+    schedule: Schedule | None = None
     _table: tuple[list[NodeInfo], dict[str, NodeInfo]] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -98,45 +96,44 @@ class ShapeResult:
         return [n for n in self.nodes if not n.is_scope]
 
     def _built(self) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
-        if self._table is None:
-            self._table = _table(self.rows)
-        return self._table
+        return once(self, "_table", lambda: _table(self.rows))
 
 
-def _table(rows: list[LayerRow | ScopeRow]) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
-    """The module table of a pass's rows: facts per module, child counts, each scope's summed cost."""
+def _table(rows: list[Schedule | Step]) -> tuple[list[NodeInfo], dict[str, NodeInfo]]:
+    """The module table of a pass's records: facts per module, child counts, each scope's summed cost."""
     nodes: list[NodeInfo] = []
     by_id: dict[str, NodeInfo] = {}
     for row in rows:
-        if type(row) is list:
-            node, kind, title, depth, parent, x, out = row
+        if type(row) is Schedule:
+            node = row.node
             info = NodeInfo(
                 node.id,
                 node.name or "",
-                kind,
-                title,
-                depth,
-                parent,
-                (x.shape,) if x else (),
-                out.shape if out else None,
+                row.kind,
+                row.title,
+                row.depth,
+                row.parent,
+                (row.input,) if row.input is not None else (),
+                row.output_shape,
                 Cost(),
                 node.span,
                 node.chain,
-                out.rf if out else None,
-                out.jump if out else None,
+                row.rf,
+                row.jump,
                 is_scope=True,
                 block=node.block,
             )
         else:
-            node, kind, depth, parent, shapes, output, cost, rf, jump, windows, params = row
+            assert type(row) is Step
+            n = row.node
             info = NodeInfo(
-                node.id, node.name, kind, "", depth, parent, shapes, output, cost, node.span, node.chain,
-                rf, jump, windows, params=params,
+                n.id, n.name or "", row.kind, "", row.depth, row.parent, row.inputs, row.output, row.cost,
+                n.span, n.chain, row.rf, row.jump, row.windows, params=row.params,
             )  # fmt: skip
         nodes.append(info)
         by_id[info.id] = info
-        if parent is not None:
-            by_id[parent].children += 1
+        if info.parent is not None:
+            by_id[info.parent].children += 1
     # A module's cost is the sum of its layers' and sub-modules'. Rows are in pre-order (a scope
     # before its contents), so walking them backwards finishes every module before its parent.
     sums: dict[str, list[int]] = {}

@@ -34,7 +34,8 @@ class Rule(NamedTuple):
 
 
 class Flow(NamedTuple):
-    """A value flowing between layers: its shape, receptive field and jump per spatial axis.
+    """A value flowing between layers: its shape, receptive field and jump per spatial axis,
+    and its value id in the enclosing module's schedule (0 is the module's input).
 
     A named tuple: the shape pass makes one per layer, and a tuple is built in C.
     """
@@ -42,6 +43,7 @@ class Flow(NamedTuple):
     shape: Shape
     rf: tuple[int, ...] | None = None
     jump: tuple[int, ...] | None = None
+    value: int = 0
 
 
 # Keyed on the identity of the kind and the parameters, not their value: hashing a pydantic

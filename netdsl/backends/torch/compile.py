@@ -6,12 +6,10 @@ ids, so ``state_dict`` keys follow the spec (``layer1.0.downsample.0.weight``).
 
 Compilation runs in two steps:
 
-1. :func:`plan` walks the IR once, building each layer with its registered
-   builder (shapes come from the shape pass, nothing is re-inferred) and
-   recording every scope's dataflow as a :class:`Plan`: its children and a list
-   of calls over numbered values. Transparent scopes (merge paths, ``if`` arms,
-   inline blocks) and ``@name`` uses disappear here: they only decide which
-   value feeds which call.
+1. :func:`netdsl.backends.torch.plan.plan` reads the shape pass's schedules
+   (:mod:`netdsl.shapes.schedule`), building each layer with its registered
+   builder, into one :class:`~netdsl.backends.torch.plan.Plan` per module scope:
+   its children and its calls over numbered values, exactly the schedule's.
 2. :func:`instantiate` turns a plan into modules. A scope whose calls form a
    pure chain becomes an ``nn.Sequential`` (as torchvision's ``features``);
    anything else becomes a ``torch.fx.GraphModule`` generated from the call
@@ -20,7 +18,7 @@ Compilation runs in two steps:
    torch module. Scopes with the same dataflow share one class
    (:class:`SharedGraphModule`), so TorchScript compiles each ``forward`` once.
 
-:mod:`netdsl.backends.python.codegen` reuses the plans to emit standalone source.
+:mod:`netdsl.backends.python.codegen` reads the same plans to emit standalone source.
 """
 
 from __future__ import annotations
@@ -28,8 +26,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +34,11 @@ from torch import fx, nn
 from torch.fx.graph import PythonCode
 
 from netdsl.backends.torch.initialise import POLICIES, initialise
-from netdsl.backends.torch.inplace import make_inplace
 from netdsl.backends.torch.memory import check_memory
-from netdsl.errors import Diagnostic, NetdslError
-from netdsl.layers import REGISTRY
+from netdsl.backends.torch.inplace import make_inplace
+from netdsl.backends.torch.plan import Op, Plan, build_plan
 from netdsl.limits import Limits
-from netdsl.lower import ir
 from netdsl.pipeline import Analysis, analyze
-from netdsl.shapes.inference import ShapeResult
 
 #: Values of ``optimize=``; see :mod:`netdsl.backends.torch.optimize`.
 OPTIMIZE = (None, "none", "inference")
@@ -54,164 +47,16 @@ OPTIMIZE = (None, "none", "inference")
 OPTIMIZE_BATCH = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One call of a scope's forward: child ``target`` applied to earlier values.
-
-    Value 0 is the scope's input; op ``i`` produces value ``i + 1``. A merge
-    receives its inputs as one list (``forward(xs: list[Tensor])``).
-    """
-
-    target: str
-    args: tuple[int, ...]
-    merge: bool = False
-    kind: str = ""  # the layer kind, "" for child module scopes
-
-
-@dataclass
-class Plan:
-    """How one module scope computes: its children in registration order and its calls."""
-
-    node: ir.ScopeNode
-    children: dict[str, Plan | nn.Module] = field(default_factory=dict)
-    ops: list[Op] = field(default_factory=list)
-    output: int = 0
-
-    @property
-    def is_chain(self) -> bool:
-        """Each call consumes the previous result and the last one is returned: an ``nn.Sequential``."""
-        return self.output == len(self.ops) and all(not op.merge and op.args == (i,) for i, op in enumerate(self.ops))
-
-    @property
-    def class_name(self) -> str:
-        """The block's name, else a CamelCase form of the scope's label."""
-        if self.node.block:
-            return self.node.block
-        label = self.node.name or "Net"
-        return "".join(part[:1].upper() + part[1:] for part in label.split("_") if part) or "Group"
-
-    def walk(self) -> Iterator[Plan]:
-        """This plan and every nested plan, parents first."""
-        yield self
-        for child in self.children.values():
-            if isinstance(child, Plan):
-                yield from child.walk()
-
-
-class _Planner:
-    """Walks the IR the way the shape pass does and builds every layer on the way."""
-
-    def __init__(self, shapes: ShapeResult):
-        self.shapes = shapes
-
-    def plan(self, scope: ir.ScopeNode) -> Plan:
-        plan = Plan(scope)
-        values: dict[str, int] = {"in": 0}
-        x = 0
-        for child in scope.body:
-            x = self._node(plan, child, x, values)
-            if child.capture:
-                values[child.capture] = x
-        plan.output = x
-        return plan
-
-    def _node(self, plan: Plan, node: ir.AnyNode, x: int, values: dict[str, int]) -> int:
-        if isinstance(node, ir.LayerNode):
-            return self._call(plan, node, self._build(node), (x,), kind=node.kind)
-        if isinstance(node, ir.MergeNode):
-            outs = tuple(self._node(plan, path, x, values) for path in node.paths)
-            return self._call(plan, node, self._build(node), outs, merge=True, kind=node.kind)
-        if isinstance(node, ir.UseNode):
-            if node.value not in values:
-                raise _internal(node, f"`@{node.value}` has no value")
-            return values[node.value]
-        if isinstance(node, ir.SwitchNode):
-            arm = node.then if self.shapes.chosen[node.id] else node.orelse
-            return self._node(plan, arm, x, values)
-        if node.is_module:
-            return self._call(plan, node, self.plan(node), (x,))
-        # A transparent scope shares the module's captured values (lowering resolves
-        # `@name` per module scope); an inline block sees its own input as `in`.
-        outer_in = values["in"]
-        if node.container == "inline":
-            values["in"] = x
-        for child in node.body:
-            x = self._node(plan, child, x, values)
-            if child.capture:
-                values[child.capture] = x
-        values["in"] = outer_in
-        return x
-
-    @staticmethod
-    def _call(
-        plan: Plan,
-        node: ir.LayerNode | ir.MergeNode | ir.ScopeNode,
-        child: Plan | nn.Module,
-        args: tuple[int, ...],
-        merge: bool = False,
-        kind: str = "",
-    ) -> int:
-        name = node.name
-        assert name is not None
-        if name in _reserved_names():
-            raise _error(
-                "E504",
-                f"`{name}` cannot name a module: torch.nn.Module uses that attribute",
-                node,
-                hint=f"rename the label, e.g. `{name}_`",
-            )
-        plan.children[name] = child
-        plan.ops.append(Op(name, args, merge, kind))
-        return len(plan.ops)
-
-    def _build(self, node: ir.LayerNode | ir.MergeNode) -> nn.Module:
-        kind = REGISTRY.get(node.kind)
-        info = self.shapes.by_id.get(node.id)
-        if kind is None or info is None or info.output is None:
-            raise _internal(node, "the shape pass left this layer without a shape")
-        try:
-            module = kind.build(node.params, info.inputs, info.output)
-        except Exception as err:
-            raise _error(
-                "E502", f"the builder of `{kind.name}` ({kind.origin}) failed: {type(err).__name__}: {err}", node
-            ) from err
-        if not isinstance(module, nn.Module):
-            raise _error(
-                "E502",
-                f"the builder of `{kind.name}` ({kind.origin}) returned {type(module).__name__}, not a torch.nn.Module",
-                node,
-            )
-        return module
-
-
-@cache
-def _reserved_names() -> frozenset[str]:
-    """Attribute names of the module classes netdsl builds; a child under one of them would shadow it."""
-    return frozenset({*dir(fx.GraphModule), *dir(nn.Sequential), *vars(nn.Module())})
-
-
-def _error(code: str, message: str, node: ir._Node, hint: str | None = None) -> NetdslError:
-    return NetdslError([Diagnostic(code, message, node.span, chain=node.chain, layer=node.id or None, hint=hint)])
-
-
-def _internal(node: ir._Node, what: str) -> NetdslError:
-    return _error(
-        "E505",
-        f"internal error: {what}",
-        node,
-        hint="the spec checked clean, so this is a bug in netdsl; please report it with the spec",
-    )
+__all__ = ["Op", "Plan", "SharedGraphModule", "build", "check_memory", "instantiate", "load", "plan"]
 
 
 def plan(analysis: Analysis, *, inplace: bool = True) -> Plan:
-    """Build every layer of a checked spec and record each module scope's dataflow.
+    """Build every layer of a checked spec and record each module scope's dataflow (from its schedule).
 
     ``inplace`` lets activations and residual adds overwrite inputs nobody else
     reads, as hand-written PyTorch does (see :mod:`netdsl.backends.torch.inplace`).
     """
-    analysis.raise_for_errors()
-    assert analysis.net is not None and analysis.shapes is not None
-    result = _Planner(analysis.shapes).plan(analysis.net.body)
+    result = build_plan(analysis)
     if inplace:
         make_inplace(result)
     return result

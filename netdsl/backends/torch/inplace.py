@@ -25,12 +25,9 @@ the overwritten values once the forward pass has finished.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
-
 from netdsl.layers import REGISTRY
 
-if TYPE_CHECKING:  # pragma: no cover
-    from netdsl.backends.torch.compile import Plan
+from netdsl.backends.torch.plan import Plan
 
 
 def make_inplace(plan: Plan) -> int:
@@ -38,8 +35,6 @@ def make_inplace(plan: Plan) -> int:
 
     Returns the number of calls made in place.
     """
-    from netdsl.backends.torch.compile import Plan  # deferred: compile imports this module
-
     count = 0
     for p in plan.walk():
         readers = Counter(arg for op in p.ops for arg in op.args)
