@@ -19,8 +19,8 @@ from netdsl.lower import ir
 from netdsl.lower.expr import EvalError, InShape, evaluate
 from netdsl.shapes.reserved import RESERVED
 from netdsl.shapes.result import NodeInfo, ShapeResult, fmt_shape
-from netdsl.shapes.schedule import Schedule, Step
 from netdsl.shapes.rules import Flow, apply_rules, geometry
+from netdsl.shapes.schedule import Schedule, Step
 
 __all__ = ["Flow", "NodeInfo", "ShapeResult", "fmt_shape", "infer"]
 

@@ -76,9 +76,7 @@ class Schedule:
     @property
     def is_chain(self) -> bool:
         """Each call reads the previous call's value and the last one is returned (an ``nn.Sequential``)."""
-        return self.output == len(self.steps) and all(
-            not s.merge and s.args == (i,) for i, s in enumerate(self.steps)
-        )
+        return self.output == len(self.steps) and all(not s.merge and s.args == (i,) for i, s in enumerate(self.steps))
 
     def shape_of(self, value: int) -> Shape | None:
         """The shape of a value id of this module."""

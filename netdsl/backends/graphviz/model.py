@@ -1,4 +1,4 @@
-"""The diagram model: a walk over the IR that mirrors :mod:`netdsl.shapes.inference` and records nodes, clusters, edges.
+"""The diagram model: a walk over the shape pass's schedules that records nodes, clusters, edges.
 
 Pure (no graphviz): :mod:`netdsl.backends.graphviz` turns the model into DOT. See that
 module's docstring for what is drawn and the precise folding rule.
@@ -7,12 +7,14 @@ module's docstring for what is drawn and the precise folding rule.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from netdsl.layers import REGISTRY, Shape
 from netdsl.lower import ir
 from netdsl.shapes.inference import NodeInfo, ShapeResult, fmt_shape
+from netdsl.shapes.schedule import Schedule, Step
 
 Direction = Literal["TB", "LR"]
 
@@ -152,47 +154,31 @@ class _Builder:
         self.d = Diagram(Cluster("", "", "", 0))
 
     def build(self) -> Diagram:
+        schedule = self.r.schedule
+        assert schedule is not None, "only checked nets are drawn"
         x = _Val(INPUT_ID, self.r.input_shape)
         self.d.root.items.append(Node(INPUT_ID, _io_label("input", self.r.input_shape), {}))
-        x = self._body(self.r.net.body, x, {"in": x}, self.d.root, "")
+        x = self._schedule(schedule, x, self.d.root)
         self.d.root.items.append(Node(OUTPUT_ID, _io_label("output", x.shape), {}))
         self._edge(x, OUTPUT_ID)
         return self.d
 
-    # ------------------------------------------------------------- the walk (mirrors netdsl.shapes.inference)
-    def _body(self, node: ir.ScopeNode, x: _Val, values: dict[str, _Val], into: Cluster, module: str) -> _Val:
-        for child in node.body:
-            x = self._node(child, x, values, into, module)
-            if child.capture:
-                x = replace(x, run=None)  # a captured value is used again: nothing may fold onto it
-                values[child.capture] = x
-        return x
+    # ------------------------------------------------------------- the walk (over the shape pass's schedule)
+    def _schedule(self, s: Schedule, x: _Val, into: Cluster) -> _Val:
+        readers = Counter(a for step in s.steps for a in step.args)
+        readers[s.output] += 1
+        vals = [x]  # value id → what the diagram draws for it
+        for step in s.steps:
+            # A value read twice (a fan-out, a capture used again) is an endpoint: nothing may fold onto it.
+            xs = [vals[a] if readers[a] < 2 else replace(vals[a], run=None) for a in step.args]
+            vals.append(self._module(step, xs[0], into) if step.sub is not None else self._layer(step, xs, into))
+        return vals[s.output]
 
-    def _node(self, node: ir.AnyNode, x: _Val, values: dict[str, _Val], into: Cluster, module: str) -> _Val:
-        if isinstance(node, ir.LayerNode):
-            return self._layer(node.id, node.name, node.kind, node.params, [x], into)
-        if isinstance(node, ir.ScopeNode):
-            if node.is_module:
-                return self._module(node, x, into, module)
-            if node.container == "inline":
-                values = {**values, "in": x}
-            return self._body(node, x, values, into, module)
-        if isinstance(node, ir.MergeNode):
-            fan = replace(x, run=None)  # the input feeds every path
-            outs = [self._body(p, fan, values, into, module) for p in node.paths]
-            return self._layer(node.id, node.name, node.kind, node.params, outs, into)
-        if isinstance(node, ir.UseNode):
-            return values.get(node.value, x)
-        take = self.r.chosen.get(node.id)
-        if take is None:  # undecided only when the shape pass failed, and failed nets are not drawn
-            return x
-        return self._body(node.then if take else node.orelse, x, values, into, module)
-
-    def _layer(self, nid: str, name: str, kind_name: str, params: Any, xs: list[_Val], into: Cluster) -> _Val:
-        info = self.r.by_id[nid]
+    def _layer(self, step: Step, xs: list[_Val], into: Cluster) -> _Val:
+        nid, name, kind_name = step.node.id, step.name, step.kind
         kind = REGISTRY.get(kind_name)
         family = kind.family if kind else "other"
-        text = kind.describe(params) if kind else kind_name
+        text = kind.describe(step.params) if kind else kind_name
         self.d.families.add(family)
         attrs = {"fillcolor": PALETTE.get(family, PALETTE["other"]), "tooltip": f"{nid}: {text}"}
         if family == "merge":
@@ -209,24 +195,24 @@ class _Builder:
         into.items.append(Node(nid, label, attrs))
         for x in xs:
             self._edge(x, nid)
-        if xs and xs[0].shape != info.output:
+        if xs and xs[0].shape != step.output:
             self.d.changes.add(nid)
-            if xs[0].shape is None or info.output is None or xs[0].shape[1:] != info.output[1:]:
+            if xs[0].shape is None or xs[0].shape[1:] != step.output[1:]:
                 self.d.resizes.add(nid)
-        return _Val(nid, info.output)
+        return _Val(nid, step.output)
 
-    def _module(self, node: ir.ScopeNode, x: _Val, into: Cluster, parent: str) -> _Val:
-        info = self.r.by_id.get(node.id)
-        if info is None:  # not reached by the shape pass
-            return x
-        sig = None if self.opts.expand else self._signature(node, info)
+    def _module(self, step: Step, x: _Val, into: Cluster) -> _Val:
+        sched = step.sub
+        assert sched is not None
+        node, info = sched.node, self.r.by_id[sched.id]
+        sig = None if self.opts.expand else _signature(sched)
         run = x.run
-        if sig is not None and run is not None and run.parent == parent and run.sig == sig:
+        if sig is not None and run is not None and run.parent == step.parent and run.sig == sig:
             run.count += 1
             run.last = node.id
             return _Val(x.endpoint, info.output, run)
-        run = Run(sig, parent, node.id, node.id)
-        if not any(isinstance(n, ir.LayerNode | ir.MergeNode) and n.id in self.r.by_id for n in ir.walk(node)):
+        run = Run(sig, step.parent or "", node.id, node.id)
+        if not any(st.sub is None for sub in sched.walk() for st in sub.steps):
             return _Val(x.endpoint, info.output, run)  # nothing built inside: draw nothing
         if self.opts.depth is not None and info.depth >= self.opts.depth:
             self.d.collapsed = True
@@ -237,8 +223,7 @@ class _Builder:
             return _Val(node.id, info.output, run)
         sub = Cluster(node.id, block_title(node), self._enclosing_block(info), into.level + 1, run)
         into.items.append(sub)
-        inner = replace(x, run=None)
-        out = self._body(node, inner, {"in": inner}, sub, node.id)
+        out = self._schedule(sched, replace(x, run=None), sub)
         return _Val(out.endpoint, info.output, run)
 
     def _enclosing_block(self, info: NodeInfo) -> str:
@@ -252,36 +237,24 @@ class _Builder:
         self.d.edges.append(Edge(x.endpoint, head, fmt_shape(x.shape)))
         self.d.shape_of[x.endpoint] = fmt_shape(x.shape)
 
-    # ------------------------------------------------------------- folding
-    def _signature(self, node: ir.ScopeNode, info: NodeInfo) -> Any:
-        """A module as built, for the identity test of the folding rule (see :mod:`netdsl.backends.graphviz`)."""
-        prefix = node.id + "."
 
-        def rel(i: str) -> str | None:  # names relative to the module; transparent scopes' ids are serials
-            return i[len(prefix) :] if i.startswith(prefix) else None
+def _signature(s: Schedule) -> Any:
+    """A module as built, for the identity test of the folding rule (see :mod:`netdsl.backends.graphviz`).
 
-        def sig(n: ir.AnyNode) -> Any:
-            if isinstance(n, ir.LayerNode | ir.MergeNode):
-                li = self.r.by_id.get(n.id)
-                paths = tuple(sig(p) for p in n.paths) if isinstance(n, ir.MergeNode) else ()
-                return (n.type, rel(n.id), n.kind, n.params, li and (li.inputs, li.output), paths, n.capture)
-            if isinstance(n, ir.ScopeNode):
-                inner = self.r.by_id.get(n.id) if n.is_module else None
-                return (
-                    "scope",
-                    n.is_module and rel(n.id),
-                    n.block,
-                    n.container,
-                    inner and (inner.inputs, inner.output),
-                    tuple(sig(c) for c in n.body),
-                    n.capture,
-                )
-            if isinstance(n, ir.UseNode):
-                return ("use", n.value, n.capture)
-            take = self.r.chosen.get(n.id)
-            return ("switch", take, None if take is None else sig(n.then if take else n.orelse), n.capture)
+    Two instances fold when their schedules agree in everything but their own names: the
+    same block, input and output shapes, and the same calls (relative names, kinds,
+    parameters, shapes and value ids), recursively.
+    """
+    cut = len(s.id) + 1
 
-        return (node.block, node.container, info.inputs, info.output, tuple(sig(c) for c in node.body))
+    def sig(sc: Schedule) -> Any:
+        steps = tuple(
+            (st.node.id[cut:], st.kind, st.params, st.args, st.inputs, st.output, sig(st.sub) if st.sub else None)
+            for st in sc.steps
+        )
+        return (sc.node.block, sc.kind, sc.node.container, sc.input, sc.output_shape, sc.output, steps)
+
+    return sig(s)
 
 
 def _box(node: ir.ScopeNode, info: NodeInfo, run: Run) -> Node:

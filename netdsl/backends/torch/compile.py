@@ -34,8 +34,8 @@ from torch import fx, nn
 from torch.fx.graph import PythonCode
 
 from netdsl.backends.torch.initialise import POLICIES, initialise
-from netdsl.backends.torch.memory import check_memory
 from netdsl.backends.torch.inplace import make_inplace
+from netdsl.backends.torch.memory import check_memory
 from netdsl.backends.torch.plan import Op, Plan, build_plan
 from netdsl.limits import Limits
 from netdsl.pipeline import Analysis, analyze

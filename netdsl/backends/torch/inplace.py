@@ -25,9 +25,9 @@ the overwritten values once the forward pass has finished.
 from __future__ import annotations
 
 from collections import Counter
-from netdsl.layers import REGISTRY
 
 from netdsl.backends.torch.plan import Plan
+from netdsl.layers import REGISTRY
 
 
 def make_inplace(plan: Plan) -> int:
