@@ -117,6 +117,18 @@ class _LayerTracer(fx.Tracer):
         return qualname in self.layers
 
 
+def _arg_nodes(node: fx.Node) -> list[fx.Node]:
+    """The nodes ``node`` reads, one entry per occurrence (``x + x`` reads ``x`` twice)."""
+    found: list[fx.Node] = []
+
+    def record(n: fx.Node) -> fx.Node:
+        found.append(n)
+        return n
+
+    fx.node.map_arg((node.args, node.kwargs), record)
+    return found
+
+
 def fx_edges(module: nn.Module, a: Analysis) -> Edges:
     """The dataflow between the spec's layers in ``module``, traced through every container."""
     assert a.shapes is not None
@@ -134,9 +146,7 @@ def fx_edges(module: nn.Module, a: Analysis) -> Edges:
             names[node] = str(node.target)
         else:
             names[node] = f"%{node.name}"
-        inputs: list[fx.Node] = []
-        fx.node.map_arg((node.args, node.kwargs), lambda n: inputs.append(n) or n)  # type: ignore[func-returns-value]
-        preds[names[node]] = [names[i] for i in inputs]
+        preds[names[node]] = [names[i] for i in _arg_nodes(node)]
         order.append(names[node])
     leaves = {INPUT_ID, OUTPUT_ID, *layers}
     return _contract(preds, order, leaves)
