@@ -75,20 +75,3 @@ def _fmt(x: Fraction) -> str:
     if x.denominator == 1:
         return str(x.numerator)
     return f"{float(x):.4g}"
-
-
-def smallest_input(windows_per_layer: list[Window], minimum_out: int = 1) -> int:
-    """Smallest input size for which a chain of windows keeps every output ≥ ``minimum_out``."""
-    size = 1
-    while size < 1 << 20:
-        cur = size
-        ok = True
-        for w in windows_per_layer:
-            cur = window_out(cur, w)
-            if cur < minimum_out:
-                ok = False
-                break
-        if ok:
-            return size
-        size += 1
-    return size

@@ -40,10 +40,6 @@ class _Node(BaseModel):
     chain: tuple[InstanceOf[Frame], ...] = ()
     capture: str | None = None
 
-    @property
-    def qualname(self) -> str:
-        return self.id
-
 
 class LayerNode(_Node):
     """One layer: a registered kind with validated parameters."""
