@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from netdsl.errors import Diagnostic, Span
+from netdsl.units import fmt_bytes
 
 MAX_INT = 1 << 62  # keeps `2 ** 10 ** 9` from hanging the machine; far beyond any layer size
 MAX_LIST = 10_000  # a list value (literal or `+` result): stops `let b = a + a` doubling into gigabytes
@@ -153,16 +154,6 @@ class LimitExceeded(Exception):
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
-
-
-def fmt_bytes(n: float) -> str:
-    """``3.7 TB``, ``512.0 MB``: decimal units, as the memory guard of the compiler prints them."""
-    if n >= 1e18:  # exact int/float comparison; dividing a 600-digit int would overflow a float
-        return f"about 10^{len(str(int(n))) - 1} bytes"
-    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n / 1e3:.1f} KB"
 
 
 class Guard:

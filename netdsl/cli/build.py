@@ -116,7 +116,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     from netdsl.backends.python.codegen import CodegenError, emit
     from netdsl.backends.torch.compile import build
     from netdsl.backends.torch.verify import first_cause, verify
-    from netdsl.limits import fmt_bytes
+    from netdsl.units import fmt_bytes
 
     assert analysis.net is not None and analysis.shapes is not None
     notes = []

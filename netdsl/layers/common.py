@@ -14,6 +14,7 @@ from pydantic import AfterValidator, ConfigDict, ValidationInfo
 
 from netdsl.layers.arith import effective_kernel, window_out
 from netdsl.layers.registry import Params, Shape, ShapeError, Window, WindowRule
+from netdsl.units import shape_tuple
 
 #: Human names of the spatial axes, by number of spatial dimensions.
 AXES: dict[int, tuple[str, ...]] = {1: ("length",), 2: ("height", "width")}
@@ -82,8 +83,8 @@ class NoParams(LayerParams):
 
 
 def fmt_shape(shape: Shape) -> str:
-    """``(64, 56, 56)`` / ``(4096,)``: the Python tuple spelling, also used by the rest of netdsl."""
-    return str(tuple(shape))
+    """``(64, 56, 56)`` / ``(4096,)``: the Python tuple spelling of shape-rule messages."""
+    return shape_tuple(shape)
 
 
 def fmt_shapes(shapes: Sequence[Shape]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from netdsl.errors import Span, did_you_mean
 from netdsl.limits import MAX_INT, MAX_LIST
 from netdsl.syntax import tree as S
+from netdsl.units import shape_text
 
 Value = int | float | bool | str | tuple[Any, ...]
 
@@ -66,7 +67,7 @@ class InShape:
             table["l"] = s[1]
         if name not in table:
             guess = _IN_SYNONYMS.get(name, name.lower())
-            has = f"`in` has {', '.join(table)} for an input of shape {_fmt_shape(s)}"
+            has = f"`in` has {', '.join(table)} for an input of shape {shape_text(s)}"
             hint = f"did you mean `in.{guess}`?" if guess in table else has
             # The message names no shape, so a block used at several sizes reports its mistake once.
             raise EvalError(f"`in` has no attribute `{name}`", span, "E111", hint)
@@ -74,10 +75,6 @@ class InShape:
 
 
 _IN_SYNONYMS = {"channels": "c", "height": "h", "width": "w", "length": "l", "C": "c", "H": "h", "W": "w", "L": "l"}
-
-
-def _fmt_shape(s: tuple[int, ...]) -> str:
-    return "×".join(map(str, s)) if s else "()"
 
 
 def _check_int(v: Value, span: Span) -> Value:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netdsl.shapes.inference import NodeInfo, ShapeResult, fmt_shape
+from netdsl.units import count
 
 JSON_SCHEMA_VERSION = 1
 BYTES = 4  # float32
@@ -64,10 +65,8 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 
 def human(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(n)
+    """``4.09G``: counts in tables and summaries."""
+    return count(n)
 
 
 def visible(result: ShapeResult, depth: int | None) -> list[NodeInfo]:

@@ -16,6 +16,7 @@ from netdsl.layers import REGISTRY, Cost, Shape, Window, arith
 from netdsl.lower import ir
 from netdsl.memo import once
 from netdsl.shapes.schedule import Schedule, Step
+from netdsl.units import shape_text
 
 __all__ = ["NodeInfo", "ShapeResult", "fmt_shape"]
 
@@ -149,4 +150,5 @@ def _table(rows: list[Schedule | Step]) -> tuple[list[NodeInfo], dict[str, NodeI
 
 
 def fmt_shape(s: Shape | None) -> str:
-    return "?" if s is None else "×".join(map(str, s))
+    """``64×56×56`` (see :func:`netdsl.units.shape_text`)."""
+    return shape_text(s)

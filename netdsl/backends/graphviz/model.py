@@ -15,6 +15,7 @@ from netdsl.layers import REGISTRY, Shape
 from netdsl.lower import ir
 from netdsl.shapes.inference import NodeInfo, ShapeResult, fmt_shape
 from netdsl.shapes.schedule import Schedule, Step
+from netdsl.units import count
 
 Direction = Literal["TB", "LR"]
 
@@ -133,10 +134,7 @@ def esc(text: str) -> str:
 
 def human(n: int) -> str:
     """``75008`` → ``75K``: counts for diagram labels."""
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g}{unit}"
-    return str(n)
+    return count(n, "label")
 
 
 def block_title(node: ir.ScopeNode) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netdsl.errors import Diagnostic, NetdslError
-from netdsl.limits import fmt_bytes
+from netdsl.units import fmt_bytes
 from netdsl.pipeline import Analysis
 
 if TYPE_CHECKING:  # pragma: no cover
