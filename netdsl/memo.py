@@ -16,29 +16,24 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Memo", "key", "once"]
+__all__ = ["IdentityMemo", "Memo", "key", "once"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-def key(value: Any) -> Hashable:
-    """A hashable key for a spec value that keeps its type: ``key(True) != key(1)``, ``key((1,)) != key((True,))``.
+def key(value: Any) -> tuple[type, Any]:
+    """A memo key part for a spec value that keeps its type: ``key(True) != key(1)``, ``key((1,)) != key((True,))``.
 
-    Raises ``TypeError`` for a value that cannot be hashed (the caller then does not memoise).
+    A tuple is keyed by its ``repr`` (which spells ``true`` and ``1`` apart at every depth). The
+    key of an unhashable value (a list) raises ``TypeError`` when hashed: the caller then does
+    not memoise.
     """
-    if isinstance(value, tuple):
-        return (tuple, tuple(key(v) for v in value))
-    if isinstance(value, list):
-        return (list, tuple(key(v) for v in value))
-    if isinstance(value, dict):
-        return (dict, tuple(sorted((k, key(v)) for k, v in value.items())))
-    hash(value)
-    return (type(value), value)
+    return (type(value), repr(value) if isinstance(value, tuple) else value)
 
 
 class Memo(Generic[K, V]):
-    """A bounded dictionary memo: :meth:`get_or` computes a missing entry once; past ``limit`` entries, it starts over."""
+    """A bounded dictionary memo: :meth:`get_or` computes a missing entry once; when full, it starts over."""
 
     __slots__ = ("_entries", "_limit")
 
@@ -60,6 +55,42 @@ class Memo(Generic[K, V]):
         if hit is None:
             hit = self.put(k, compute())
         return hit
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class IdentityMemo(Generic[V]):
+    """A bounded memo keyed by the identity of some objects and a hashable rest.
+
+    For values that are costly to hash but shared (a layer's validated parameters, a kind):
+    each entry keeps its objects and a hit is checked with ``is``, so an id that a freed
+    object left behind can never return another object's entry.
+    """
+
+    __slots__ = ("_entries", "_limit")
+
+    def __init__(self, limit: int = 65536) -> None:
+        self._entries: dict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], V]] = {}
+        self._limit = limit
+
+    def get(self, objs: tuple[object, ...], rest: Hashable = ()) -> V | None:
+        hit = self._entries.get((tuple([id(o) for o in objs]), rest))
+        if hit is None:
+            return None
+        kept, value = hit
+        for a, b in zip(kept, objs, strict=True):
+            if a is not b:
+                return None
+        return value
+
+    def put(self, objs: tuple[object, ...], rest: Hashable, value: V) -> V:
+        if len(self._entries) < self._limit:  # full: stop adding (the entries in it stay valid)
+            self._entries[(tuple([id(o) for o in objs]), rest)] = (objs, value)
+        return value
 
     def clear(self) -> None:
         self._entries.clear()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from netdsl.atomic import write_atomic
@@ -21,7 +23,7 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: SPEC name + format suffix)")
-    p.add_argument("--format", choices=["svg", "png", "pdf", "dot"], help="default: from OUT's suffix, else svg")
+    p.add_argument("--format", choices=list(FORMATS), help="default: from OUT's suffix, else svg")
     p.add_argument("--depth", type=int, metavar="D", help="collapse modules deeper than D into one node")
     p.add_argument("--expand", action="store_true", help="draw every repetition instead of folding ×N")
     p.add_argument("--direction", choices=["TB", "LR"], default="TB", help="layout direction (default TB)")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 1:
         raise UsageError("--depth must be at least 1")
     out, fmt = output_and_format(args.spec, args.output, args.format)
-    if fmt != "dot" and shutil.which("dot") is None:
+    if FORMATS[fmt].needs_dot and shutil.which("dot") is None:
         return _missing_dot(fmt)  # before the (slower) analysis: nothing could be written anyway
     result = analyze(args.spec, parse_overrides(args.overrides), parse_input(args.input))
     if not result.ok or result.shapes is None:
@@ -69,18 +71,32 @@ def run(args: argparse.Namespace) -> int:
         return 1
     report(result.warnings, result.sources, args)
 
-    import graphviz
-
     from netdsl.backends.graphviz import RenderOptions, to_dot
 
     source = to_dot(result.shapes, RenderOptions(args.depth, args.expand, args.direction))
-    if fmt == "dot":
-        data = source.encode("utf-8")
-    else:
+    data = FORMATS[fmt].write(source)
+    if data is None:
+        return 1
+    write_atomic(out, data)
+    print(f"wrote {out} ({fmt})")
+    return 0
+
+
+def _dot_source(source: str) -> bytes:
+    return source.encode("utf-8")
+
+
+def _laid_out(fmt: str) -> Callable[[str], bytes | None]:
+    """A writer that lays the DOT source out with graphviz's ``dot`` into ``fmt``; None (reported) if dot fails."""
+
+    def write(source: str) -> bytes | None:
+        import graphviz
+
         try:
-            data = graphviz.Source(source).pipe(format=fmt)
+            data: bytes = graphviz.Source(source).pipe(format=fmt)
         except graphviz.ExecutableNotFound:
-            return _missing_dot(fmt)
+            _missing_dot(fmt)
+            return None
         except graphviz.CalledProcessError as err:  # a crash inside dot: report it, keep any old output
             detail = (err.stderr or b"").decode("utf-8", "replace").strip()
             print(
@@ -88,7 +104,24 @@ def run(args: argparse.Namespace) -> int:
                 + (f": {detail}" if detail else ""),
                 file=sys.stderr,
             )
-            return 1
-    write_atomic(out, data)
-    print(f"wrote {out} ({fmt})")
-    return 0
+            return None
+        return data
+
+    return write
+
+
+@dataclass(frozen=True)
+class Format:
+    """An output format of ``netdsl render``: its writer (DOT source → bytes) and whether it needs ``dot``."""
+
+    write: Callable[[str], bytes | None]
+    needs_dot: bool = True
+
+
+#: Output format → writer (a new format is one writer plus one row here).
+FORMATS: dict[str, Format] = {
+    "svg": Format(_laid_out("svg")),
+    "png": Format(_laid_out("png")),
+    "pdf": Format(_laid_out("pdf")),
+    "dot": Format(_dot_source, needs_dot=False),
+}

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, ConfigDict, ValidationInfo
 
 from netdsl.layers.arith import effective_kernel, window_out
 from netdsl.layers.registry import Params, Shape, ShapeError, Window, WindowRule
+from netdsl.memo import IdentityMemo
 from netdsl.units import shape_tuple
 
 #: Human names of the spatial axes, by number of spatial dimensions.
@@ -205,17 +206,13 @@ def rank_windows(rule: WindowRule) -> Callable[[Any, Shape], tuple[Window, ...]]
     parameters' identity (frozen, and shared among equal calls by the lowering pass),
     each entry holding them so that id is not reused. Errors are not memoised.
     """
-    memo: dict[tuple[int, int], tuple[object, tuple[Window, ...]]] = {}
+    memo: IdentityMemo[tuple[Window, ...]] = IdentityMemo(4096)
 
     @wraps(rule)
     def windows(p: Any, shape: Shape) -> tuple[Window, ...]:
-        key = (id(p), len(shape))
-        hit = memo.get(key)
-        if hit is not None and hit[0] is p:
-            return hit[1]
-        out = tuple(rule(p, shape))
-        if len(memo) < 4096:
-            memo[key] = (p, out)
-        return out
+        hit = memo.get((p,), len(shape))
+        if hit is None:
+            hit = memo.put((p,), len(shape), tuple(rule(p, shape)))
+        return hit
 
     return windows

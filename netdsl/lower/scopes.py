@@ -18,6 +18,7 @@ from netdsl.errors import Abort, Diagnostic, Frame, Span, did_you_mean
 from netdsl.layers import REGISTRY, Params
 from netdsl.limits import Guard, LimitExceeded, Limits, how_to_raise
 from netdsl.lower.expr import EvalError, NeedsShape, UndefinedName, Value, evaluate, free_names, type_name
+from netdsl.memo import key as memo_key
 from netdsl.syntax import tree as S
 
 __all__ = ["HINTS", "Ctx", "Guard", "Limits", "LowererBase", "Namer", "source_text", "suggest_layer"]
@@ -100,11 +101,6 @@ def suggest_layer(name: str, candidates: list[str]) -> str | None:
     return did_you_mean(name, candidates) or did_you_mean(name.lower(), candidates)
 
 
-def _memo_key(v: Value) -> object:
-    """A value as a memo key part: ``1``, ``1.0`` and ``true`` are equal in Python but not to a strict schema."""
-    return (type(v), repr(v) if isinstance(v, tuple) else v)
-
-
 @lru_cache(maxsize=32)
 def _lines(text: str) -> list[str]:
     return text.splitlines()
@@ -170,7 +166,7 @@ class LowererBase:
             self._keep.append(args)  # keeps id(args) unique while the memo lives
         env = ctx.env
         try:
-            key = (id(target), id(args), tuple([_memo_key(env[n]) for n in names]) if names else ())
+            key = (id(target), id(args), tuple([memo_key(env[n]) for n in names]) if names else ())
             hash(key)
         except (KeyError, TypeError):
             return None
@@ -188,7 +184,7 @@ class LowererBase:
         try:
             key = (
                 id(block),
-                tuple([(k, _memo_key(v)) for k, v in env.items()]),
+                tuple([(k, memo_key(v)) for k, v in env.items()]),
                 id(span),
                 id(ctx.chain),
                 id(ctx.blocks),

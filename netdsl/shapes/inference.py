@@ -17,6 +17,8 @@ from netdsl.layers import REGISTRY, Cost, Shape, ShapeError, Window, arith
 from netdsl.limits import Guard, LimitExceeded
 from netdsl.lower import ir
 from netdsl.lower.expr import EvalError, InShape, evaluate
+from netdsl.memo import IdentityMemo
+from netdsl.memo import key as memo_key
 from netdsl.shapes.reserved import RESERVED
 from netdsl.shapes.result import NodeInfo, ShapeResult, fmt_shape
 from netdsl.shapes.rules import Flow, apply_rules, geometry
@@ -34,7 +36,7 @@ class _Infer:
         self._rows: list[Schedule | Step] = self.result.rows  # every module and layer, in pre-order
         self._module: Schedule | None = None  # the schedule being written
         self._total = [0, 0, 0]  # params, buffers, MACs of the layers shaped so far
-        self._decided: dict[tuple[object, ...], bool] = {}  # switch conditions (the IR keeps each `cond` alive)
+        self._decided: IdentityMemo[bool] = IdentityMemo()  # switch decisions, by condition and values
 
     def error(
         self,
@@ -164,20 +166,19 @@ class _Infer:
             return None
         # Instances of a block decide their switches alike: memoised by condition, values (typed:
         # `true` and `1` are equal in Python, not to the evaluator; so are `(true,)` and `(1,)`) and shape.
-        typed = tuple((k, type(v), repr(v) if isinstance(v, tuple) else v) for k, v in node.env.items())
-        key: tuple[object, ...] | None = (id(node.cond), shape, typed)
+        rest: tuple[object, ...] | None = (shape, tuple([(k, memo_key(v)) for k, v in node.env.items()]))
         try:
-            take = self._decided.get(key)  # type: ignore[arg-type]
+            take = self._decided.get((node.cond,), rest)
         except TypeError:  # an unhashable value: no memo
-            key, take = None, None
+            rest, take = None, None
         if take is None:
             try:
                 take = bool(evaluate(node.cond, node.env, InShape(shape)))
             except EvalError as err:
                 self.error(err.code, err.message, node, hint=err.hint)
                 return None
-            if key is not None:
-                self._decided[key] = take
+            if rest is not None:
+                self._decided.put((node.cond,), rest, take)
         self.result.chosen[node.id] = take
         return self.scope(node.then if take else node.orelse, x, values, depth, parent, ins)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from netdsl.layers import Cost, LayerKind, Shape, Window, arith
+from netdsl.memo import IdentityMemo
 
 #: (axis, input size, window, rows or columns dropped) for each axis that loses some (W401).
 Lost = tuple[tuple[str, int, Window, int], ...]
@@ -49,19 +50,15 @@ class Flow(NamedTuple):
 # Keyed on the identity of the kind and the parameters, not their value: hashing a pydantic
 # model is a Python-level call over its fields, and the lowering pass already shares one
 # Params object among equal calls (a layer's arguments are validated once per distinct value).
-# Each entry holds its kind and parameters, so their ids cannot be reused while it lives.
-_RULES: dict[tuple[int, int, tuple[Shape, ...]], Rule] = {}
-_MAX_MEMO = 65536  # bounded: a fuzzer's endless variety must not grow the process
+_RULES: IdentityMemo[Rule] = IdentityMemo()
 
 
 def apply_rules(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
     """The kind's rules for ``params`` on ``shapes``; raises what the rules raise (ShapeError …)."""
-    key = (id(kind), id(params), shapes)
-    hit = _RULES.get(key)
-    if hit is None or hit.kind is not kind or hit.params is not params:
-        hit = _apply(kind, params, shapes)
-        if len(_RULES) < _MAX_MEMO:
-            _RULES[key] = hit
+    objs = (kind, params)
+    hit = _RULES.get(objs, shapes)
+    if hit is None:
+        hit = _RULES.put(objs, shapes, _apply(kind, params, shapes))
     return hit
 
 
