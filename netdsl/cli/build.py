@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: SPEC name + format suffix)")
     p.add_argument(
         "--format",
-        choices=["state_dict", "torchscript", "python"],
+        choices=list(FORMATS),
         help="state_dict (.pt, the default), torchscript (.pt via torch.jit.script; the default and the only "
         "choice with --optimize inference) or python (standalone source)",
     )
@@ -75,8 +77,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-_SUFFIX = {"state_dict": ".pt", "torchscript": ".pt", "python": ".py"}
-
 
 def run(args: argparse.Namespace) -> int:
     args.format = _output_format(args)
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         report(analysis.diagnostics, analysis.sources, args)
         return 1
     report(analysis.warnings, analysis.sources, args)
-    out = Path(args.output or Path(args.spec).stem + _SUFFIX[args.format])
+    out = Path(args.output or Path(args.spec).stem + FORMATS[args.format].suffix)
     try:
         return _build(args, analysis, out)
     except NetdslError as err:
@@ -113,7 +113,6 @@ def _output_format(args: argparse.Namespace) -> str:
 
 
 def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
-    from netdsl.backends.python.codegen import CodegenError, emit
     from netdsl.backends.torch.compile import build
     from netdsl.backends.torch.verify import first_cause, verify
     from netdsl.units import fmt_bytes
@@ -121,7 +120,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     assert analysis.net is not None and analysis.shapes is not None
     notes = []
     module = None
-    if args.format != "python" or args.verify:
+    if FORMATS[args.format].needs_module or args.verify:
         try:
             # Optimised after --verify, which hooks the spec's own modules.
             module = build(analysis, seed=args.seed, init=args.init, device=args.device, inplace=args.inplace)
@@ -145,29 +144,57 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
         module = optimized.module
         notes.append(f"optimised for inference: {optimized.describe()}")
     written: Path | None = out
-    if args.format == "python":
-        try:
-            write_atomic(out, emit(analysis, inplace=args.inplace))
-        except CodegenError as err:
-            print(f"netdsl build: error: cannot emit Python: {err}; use --format torchscript", file=sys.stderr)
-            return 1
-    elif args.device == "meta":
+    if args.device == "meta" and args.format != "python":
         written = None  # a weightless file would load as silent garbage: write nothing
         notes.append("built on the meta device: no weights, nothing written")
-    elif args.format == "torchscript":
-        assert module is not None
-        if not _save_torchscript(module, out):
-            return 1
-    else:
-        import torch
-
-        assert module is not None
-        state = module.state_dict()
-        save_atomic(out, lambda tmp: torch.save(state, tmp))
+    elif not FORMATS[args.format].write(module, analysis, args, out):
+        return 1
     where = f" → {written} ({args.format}, {fmt_bytes(written.stat().st_size)})" if written else ""
     extra = f"; {'; '.join(notes)}" if notes else ""
     print(f"{args.spec}: net {analysis.net.name}, {analysis.shapes.total.params:,} params{where}{extra}")
     return 0
+
+
+def _write_python(module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path) -> bool:
+    from netdsl.backends.python.codegen import CodegenError, emit
+
+    try:
+        write_atomic(out, emit(analysis, inplace=args.inplace))
+    except CodegenError as err:
+        print(f"netdsl build: error: cannot emit Python: {err}; use --format torchscript", file=sys.stderr)
+        return False
+    return True
+
+
+def _write_state_dict(module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path) -> bool:
+    import torch
+
+    assert module is not None
+    state = module.state_dict()
+    save_atomic(out, lambda tmp: torch.save(state, tmp))
+    return True
+
+
+def _write_torchscript(module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path) -> bool:
+    assert module is not None
+    return _save_torchscript(module, out)
+
+
+@dataclass(frozen=True)
+class Format:
+    """An output format of ``netdsl build``: its default suffix and its writer (False when it reported a failure)."""
+
+    suffix: str
+    write: Callable[[nn.Module | None, Analysis, argparse.Namespace, Path], bool]
+    needs_module: bool = True  # the source writer needs no built module (unless --verify)
+
+
+#: Output format → writer (a new format is one writer plus one row here).
+FORMATS: dict[str, Format] = {
+    "state_dict": Format(".pt", _write_state_dict),
+    "torchscript": Format(".pt", _write_torchscript),
+    "python": Format(".py", _write_python, needs_module=False),
+}
 
 
 def _save_torchscript(module: nn.Module, out: Path) -> bool:
