@@ -48,6 +48,7 @@ generated, so the DOT text is stable enough for golden files.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netdsl.backends.graphviz import layout
@@ -115,13 +116,17 @@ def _legend(families: set[str], collapsed: bool, per_row: int) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="1">{rows}</TABLE>>'
 
 
-def _edges(g: graphviz.Digraph, d: Diagram, wrap: layout.Wrap) -> list[str]:
-    """Emit the edges. When wrapped, the value entering each column passes a small connector at its top.
+@dataclass
+class _Routes:
+    """Where the edges of a wrapped layout go: each node's column, connectors, the aligned chain."""
 
-    The connectors line up on one rank, in order, and belong inside the wrapped container's cluster (returned).
-    Column 0 lines up at its first cluster, so blocks of equal structure share ranks across columns: dot's
-    ranks span the whole drawing, and misaligned cluster borders would open gaps in every column.
-    """
+    column: dict[str, int]
+    route: dict[tuple[str, int], str]  # (tail, column) → the connector its edges into that column pass
+    inside: set[str]  # the nodes of column 0's first item (its connector feeds only them)
+    chain: list[str]  # nodes and connectors kept on one rank, in order
+
+
+def _routes(d: Diagram, wrap: layout.Wrap) -> _Routes:
     c, starts = wrap.container, wrap.starts
     bounds = [*starts, len(c.items)]
     column = {
@@ -151,6 +156,18 @@ def _edges(g: graphviz.Digraph, d: Diagram, wrap: layout.Wrap) -> list[str]:
         elif feeder is not None:  # nested deeper: dot orders a flat chain reliably only among c's own nodes
             route[(feeder, 0)] = "#wrap0"
         chain += [f"#wrap{j}" for j in sorted(entered)]
+    return _Routes(column, route, inside, chain)
+
+
+def _edges(g: graphviz.Digraph, d: Diagram, wrap: layout.Wrap) -> list[str]:
+    """Emit the edges. When wrapped, the value entering each column passes a small connector at its top.
+
+    The connectors line up on one rank, in order, and belong inside the wrapped container's cluster (returned).
+    Column 0 lines up at its first cluster, so blocks of equal structure share ranks across columns: dot's
+    ranks span the whole drawing, and misaligned cluster borders would open gaps in every column.
+    """
+    r = _routes(d, wrap)
+    column, route, inside, chain = r.column, r.route, r.inside, r.chain
     labelled: set[str] = set()
 
     def meets(head: str, shape: str) -> bool:  # into a concat (or the output): each input's shape tells
@@ -191,21 +208,14 @@ def _edges(g: graphviz.Digraph, d: Diagram, wrap: layout.Wrap) -> list[str]:
     return sorted(set(route.values()))
 
 
-def to_digraph(result: ShapeResult, options: RenderOptions | None = None) -> graphviz.Digraph:
-    """Build the diagram of a checked net as a :class:`graphviz.Digraph`."""
+def _styled(name: str, title: str, direction: str) -> graphviz.Digraph:
+    """An empty digraph with the diagrams' look: fonts, spacing, boxes, edge style."""
     import graphviz
 
-    opts = options or RenderOptions()
-    d = build(result, opts)
-    net, total = result.net, result.total
-    title = (
-        f"<<B>{esc(net.name)}</B>   {esc(human(total.params))} params · {esc(human(total.macs))} MACs · "
-        f"input {esc(fmt_shape(result.input_shape))}<BR/> >"
-    )
-    g = graphviz.Digraph(net.name)
+    g = graphviz.Digraph(name)
     g.attr(
         "graph",
-        rankdir=opts.direction,
+        rankdir=direction,
         fontname=FONT,
         fontsize="11",
         nodesep="0.12",
@@ -230,6 +240,21 @@ def to_digraph(result: ShapeResult, options: RenderOptions | None = None) -> gra
         penwidth="0.8",
     )
     g.attr("edge", fontname=FONT, fontsize="8", fontcolor="#505050", color="#666666", arrowsize="0.6")
+    return g
+
+
+def to_digraph(result: ShapeResult, options: RenderOptions | None = None) -> graphviz.Digraph:
+    """Build the diagram of a checked net as a :class:`graphviz.Digraph`."""
+    import graphviz
+
+    opts = options or RenderOptions()
+    d = build(result, opts)
+    net, total = result.net, result.total
+    title = (
+        f"<<B>{esc(net.name)}</B>   {esc(human(total.params))} params · {esc(human(total.macs))} MACs · "
+        f"input {esc(fmt_shape(result.input_shape))}<BR/> >"
+    )
+    g = _styled(net.name, title, opts.direction)
     wrap = layout.plan(d, opts.direction)
     # Edges first into a scratch graph: they decide the connectors, which belong inside the wrapped cluster.
     edges = graphviz.Digraph()
@@ -247,8 +272,12 @@ def to_digraph(result: ShapeResult, options: RenderOptions | None = None) -> gra
     for connector in links.get("", []):
         g.node(connector, "", shape="point", width="0.06", color="#666666")
     g.body.extend(edges.body)
+    _add_legend(g, d, len(wrap.starts))
+    return g
+
+
+def _add_legend(g: graphviz.Digraph, d: Diagram, columns: int) -> None:
     # The legend sits beside the input, on the first rank.
-    columns = len(wrap.starts)
     with g.subgraph(name="cluster_legend") as leg:
         leg.attr(label="<<B>layer families</B>>", fillcolor="#FFFFFF", fontsize="9", margin="4")
         leg.node(
@@ -263,7 +292,6 @@ def to_digraph(result: ShapeResult, options: RenderOptions | None = None) -> gra
         first.node(INPUT_ID)
         first.node(LEGEND_ID)
     g.edge(INPUT_ID, LEGEND_ID, style="invis")
-    return g
 
 
 def to_dot(result: ShapeResult, options: RenderOptions | None = None) -> str:

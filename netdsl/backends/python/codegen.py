@@ -24,13 +24,25 @@ from a table keyed by merge kind; a plugin's merge falls back on its module.
 
 from __future__ import annotations
 
-import builtins
-import keyword
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netdsl.backends.python.exprs import (
+    RESERVED,
+    SEQUENTIAL_HELPER,
+    Call,
+    Expr,
+    GenClass,
+    Inst,
+    Lit,
+    Named,
+    flatten,
+    fresh,
+    hole_names,
+    render_class,
+    skeleton,
+)
 from netdsl.backends.python.layers import (
     REQUIRED,
     CodegenError,
@@ -38,7 +50,6 @@ from netdsl.backends.python.layers import (
     class_source,
     ctor,
     is_identifier,
-    literal,
     same_value,
 )
 from netdsl.backends.torch.compile import Plan, plan
@@ -56,109 +67,11 @@ MERGES: dict[str, Callable[[nn.Module, list[str]], str]] = {
     "mul": lambda m, xs: " * ".join(xs),
     "concat": lambda m, xs: f"torch.cat([{', '.join(xs)}], {m.dim})",
 }
-_RESERVED = {"self", "torch", "nn", "Tensor", "Any", "build", "_sequential", *dir(builtins), *keyword.kwlist}
-
-
-@dataclass(frozen=True)
-class Lit:
-    """A constructor argument's value; positional, or ``name=`` omitted when constant and equal to ``default``."""
-
-    value: Any
-    name: str
-    default: Any = REQUIRED
-    positional: bool = False
-
-
-@dataclass(frozen=True)
-class Call:
-    """``func(args…)``: a layer constructor, or ``nn.Sequential`` / ``_sequential`` of children."""
-
-    func: str
-    args: tuple[Expr, ...] = ()
-
-
-@dataclass(frozen=True)
-class Named:
-    """A ``("name", module)`` pair of ``_sequential``."""
-
-    name: str
-    expr: Expr
-
-
-@dataclass(frozen=True, eq=False)
-class Inst:
-    """Instance ``index`` of a generated class."""
-
-    cls: _Class
-    index: int
-
-
-Expr = Lit | Call | Named | Inst
-
-
-@dataclass(eq=False)
-class _Class:
-    base: str
-    chain: bool
-    doc: str
-    forward: tuple[str, ...]
-    instances: list[list[tuple[str, Expr]]] = field(default_factory=list)
-    name: str = ""
-    slots: list[str | None] = field(default_factory=list)  # per literal: parameter name, or None if constant
-    consts: list[Any] = field(default_factory=list)
-    holes: list[tuple[str, str]] = field(default_factory=list)  # (parameter, annotation)
-    values: list[list[Any]] = field(default_factory=list)  # per instance: argument values
-
-    @property
-    def children(self) -> list[str]:
-        return [name for name, _ in self.instances[0]]
-
-
-def _skeleton(e: Expr) -> object:
-    if isinstance(e, Lit):
-        return ("lit", e.name, e.positional)
-    if isinstance(e, Call):
-        return ("call", e.func, tuple(_skeleton(a) for a in e.args))
-    if isinstance(e, Named):
-        return ("named", e.name, _skeleton(e.expr))
-    return ("inst", id(e.cls))
-
-
-def _flatten(e: Expr, path: tuple[str, ...], out: list[tuple[tuple[str, ...], Any]]) -> None:
-    if isinstance(e, Lit):
-        out.append(((*path, e.name), e.value))
-    elif isinstance(e, Call):
-        for i, a in enumerate(e.args):
-            _flatten(a, path if isinstance(a, (Lit, Named)) else (*path, str(i)), out)
-    elif isinstance(e, Named):
-        _flatten(e.expr, (*path, e.name), out)
-    else:
-        out.extend(((*path, name), v) for (name, _), v in zip(e.cls.holes, e.cls.values[e.index], strict=True))
-
-
-def _hole_names(paths: list[tuple[str, ...]]) -> list[str]:
-    """Name parameters by the argument they feed, qualified by the child when that alone is ambiguous.
-
-    ``conv1.out_channels`` → ``conv1_out_channels``; unlabelled children go last:
-    ``0.out_channels`` → ``out_channels_0``.
-    """
-    last = [p[-1] for p in paths]
-    names: list[str] = []
-    for p, short in zip(paths, last, strict=True):
-        name = short
-        if last.count(short) > 1:
-            name = "_".join(p) if p[0][:1].isalpha() else "_".join((short, *p[:-1]))
-        name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-        name = name if name[:1].isalpha() else f"p{name}"
-        while name in _RESERVED or name in names:
-            name += "_"
-        names.append(name)
-    return names
 
 
 class _Emitter:
     def __init__(self) -> None:
-        self.classes: dict[object, _Class] = {}
+        self.classes: dict[object, GenClass] = {}
         self.sources: dict[type, None] = {}
         self.uses_sequential = False
 
@@ -167,7 +80,7 @@ class _Emitter:
         inline = {op.target for op in p.ops if op.merge and op.kind in MERGES}
         body = [(name, self.expr(child)) for name, child in p.children.items() if name not in inline]
         forward = () if p.is_chain else tuple(self.forward(p))
-        key = (p.class_name, p.is_chain, forward, tuple((n, _skeleton(e)) for n, e in body))
+        key = (p.class_name, p.is_chain, forward, tuple((n, skeleton(e)) for n, e in body))
         cls = self.classes.get(key)
         if cls is None:
             node = p.node
@@ -178,7 +91,7 @@ class _Emitter:
                 if node.block
                 else f"labelled {node.container} `{node.name}`"
             )
-            cls = self.classes[key] = _Class(p.class_name, p.is_chain, what, forward)
+            cls = self.classes[key] = GenClass(p.class_name, p.is_chain, what, forward)
         cls.instances.append(body)
         return Inst(cls, len(cls.instances) - 1)
 
@@ -218,7 +131,7 @@ class _Emitter:
             live -= {names[a] for a in dying}
             # Prefer keeping `x` (the input) for the branch: `out = x * out` reads as "scale x by out".
             dying.sort(key=lambda a: names[a] == "x")
-            name = names[dying[0]] if dying else next(n for n in _fresh() if n not in live)
+            name = names[dying[0]] if dying else next(n for n in fresh() if n not in live)
             names[i] = name
             if i in last:
                 live.add(name)
@@ -236,7 +149,7 @@ class _Emitter:
             for body in cls.instances:
                 out: list[tuple[tuple[str, ...], Any]] = []
                 for name, e in body:
-                    _flatten(e, (name,), out)
+                    flatten(e, (name,), out)
                 flat.append(out)
             cls.consts = [v for _, v in flat[0]]
             columns: dict[str, int] = {}
@@ -254,14 +167,14 @@ class _Emitter:
                     paths.append(path)
                     cols.append(col)
                 slots.append(columns[key])
-            names = _hole_names(paths)
+            names = hole_names(paths)
             cls.slots = [None if s is None else names[s] for s in slots]
             cls.holes = [(n, annotation(c)) for n, c in zip(names, cols, strict=True)]
             cls.values = [[c[j] for c in cols] for j in range(len(cls.instances))]
 
     def name_classes(self) -> None:
-        taken = set(_RESERVED) | {c.__name__ for c in self.sources}
-        groups: dict[str, list[_Class]] = {}
+        taken = set(RESERVED) | {c.__name__ for c in self.sources}
+        groups: dict[str, list[GenClass]] = {}
         for cls in self.classes.values():
             groups.setdefault(cls.base, []).append(cls)
         for base, variants in groups.items():
@@ -283,81 +196,6 @@ class _Emitter:
                     name += "_"
                 taken.add(name)
                 cls.name = name
-
-
-class _Renderer:
-    """Renders one class instance's expressions, consuming its literal slots in order."""
-
-    def __init__(self, cls: _Class):
-        self.cls = cls
-        self.k = 0
-
-    def take(self) -> tuple[str, bool, Any]:
-        hole, value = self.cls.slots[self.k], self.cls.consts[self.k]
-        self.k += 1
-        return (hole, False, None) if hole is not None else (literal(value), True, value)
-
-    def render(self, e: Expr, indent: int) -> str | None:
-        if isinstance(e, Lit):
-            text, const, value = self.take()
-            if e.positional:
-                return text
-            return None if const and same_value(value, e.default) else f"{e.name}={text}"
-        if isinstance(e, Named):
-            return f'("{e.name}", {self.render(e.expr, indent)})'
-        if isinstance(e, Inst):
-            args = []
-            for name, _ in e.cls.holes:
-                args.append(f"{name}={self.take()[0]}")
-            return f"{e.cls.name}({', '.join(args)})"
-        parts = [r for a in e.args if (r := self.render(a, indent + 4)) is not None]
-        if not any(isinstance(a, (Call, Named, Inst)) for a in e.args):
-            return f"{e.func}({', '.join(parts)})"
-        pad = " " * (indent + 4)
-        return f"{e.func}(\n" + "".join(f"{pad}{part},\n" for part in parts) + " " * indent + ")"
-
-
-def _fresh() -> Iterator[str]:
-    yield "out"
-    n = 1
-    while True:
-        yield f"out{n}"
-        n += 1
-
-
-def _render_class(cls: _Class) -> list[str]:
-    sig = "".join(f", {n}: {t}" for n, t in cls.holes)
-    count = len(cls.instances)
-    lines = [
-        f"class {cls.name}({'nn.Sequential' if cls.chain else 'nn.Module'}):",
-        f'    """The {cls.doc}{f" ({count} instances)" if count > 1 else ""}."""',
-        "",
-        f"    def __init__(self{sig}) -> None:",
-        "        super().__init__()",
-    ]
-    r = _Renderer(cls)
-    body = cls.instances[0]
-    if cls.chain and [n for n, _ in body] == [str(i) for i in range(len(body))]:
-        # Children named 0, 1, … as nn.Sequential numbers them: pass them to its constructor.
-        lines[-1] = "        super().__init__("
-        lines += [f"            {r.render(e, 12)}," for _, e in body]
-        return [*lines, "        )"]
-    for name, e in body:
-        text = r.render(e, 8)
-        lines.append(
-            f"        self.{name} = {text}" if is_identifier(name) else f'        self.add_module("{name}", {text})'
-        )
-    if not cls.chain:
-        lines += ["", "    def forward(self, x: Tensor) -> Tensor:", *(f"        {line}" for line in cls.forward)]
-    return lines
-
-
-_SEQUENTIAL_HELPER = '''def _sequential(*named: tuple[str, nn.Module]) -> nn.Sequential:
-    """An nn.Sequential whose children have the given names."""
-    seq = nn.Sequential()
-    for name, module in named:
-        seq.add_module(name, module)
-    return seq'''
 
 
 def emit(analysis: Analysis, *, inplace: bool = True) -> str:
@@ -395,9 +233,9 @@ def emit(analysis: Analysis, *, inplace: bool = True) -> str:
     for cls in em.sources:
         blocks += ["", "", class_source(cls).rstrip()]
     if em.uses_sequential:
-        blocks += ["", "", _SEQUENTIAL_HELPER]
+        blocks += ["", "", SEQUENTIAL_HELPER]
     for c in em.classes.values():
-        blocks += ["", "", *_render_class(c)]
+        blocks += ["", "", *render_class(c)]
     blocks += [
         "",
         "",
