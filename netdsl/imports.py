@@ -218,67 +218,88 @@ def load(path: str | Path, guard: Guard | None = None, text: str | None = None) 
     need not exist.
     """
     guard = guard or Guard()
-    limits = guard.limits
     out = Loaded(None)
+    top = _top_file(path, text, out)
+    if top is None:
+        return out
+    reader = _Reader(guard, out, [top.parent], top, text)
+    try:
+        out.root = reader.visit(top, (), None)
+    except _Stop:
+        pass  # one error for a runaway import graph; the other imports' errors would only repeat it
+    except LimitExceeded as err:
+        out.diagnostics.append(err.diagnostic)
+    return out
+
+
+def _top_file(path: str | Path, text: str | None, out: Loaded) -> Path | None:
+    """The spec's resolved path, or None (with E201 recorded) when it cannot be read."""
     try:
         top = Path(path)
         top_real = top.resolve()
         if text is None and not top_real.is_file():
             what = "a directory" if top_real.is_dir() else "not a regular file" if top_real.exists() else "no such file"
             out.diagnostics.append(Diagnostic("E201", f"cannot read spec {_short(str(top))}: {what}"))
-            return out
+            return None
     except (OSError, RuntimeError, ValueError) as err:  # a loop of links, a NUL in the name, a name too long
         why = "a symbolic link loop" if isinstance(err, RuntimeError) else getattr(err, "strerror", None) or err
         out.diagnostics.append(Diagnostic("E201", f"cannot read spec {_short(str(path))}: {why}"))
-        return out
-    roots = [top_real.parent]
-    seen: set[Path] = set()
-    total = 0
+        return None
+    return top_real
 
-    def visit(file: Path, stack: tuple[Path, ...], span: Span | None) -> S.Module | None:
-        nonlocal total
-        guard.tick(span, "reading")
-        given = text.encode("utf-8") if text is not None and file == top_real else None
-        mod = read_spec(file, out.sources, span, limits, limits.max_total_bytes - total, given)
-        total += len(out.sources.get(display_name(file), "").encode("utf-8"))
+
+class _Reader:
+    """Reads a spec and, depth first, the files it imports, within the guard's limits."""
+
+    def __init__(self, guard: Guard, out: Loaded, roots: list[Path], top: Path, text: str | None) -> None:
+        self.guard, self.limits, self.out, self.roots = guard, guard.limits, out, roots
+        self.top, self.text = top, text
+        self.seen: set[Path] = set()
+        self.total = 0  # bytes read so far, against max_total_bytes
+
+    def visit(self, file: Path, stack: tuple[Path, ...], span: Span | None) -> S.Module | None:
+        out, limits = self.out, self.limits
+        self.guard.tick(span, "reading")
+        given = self.text.encode("utf-8") if self.text is not None and file == self.top else None
+        mod = read_spec(file, out.sources, span, limits, limits.max_total_bytes - self.total, given)
+        self.total += len(out.sources.get(display_name(file), "").encode("utf-8"))
         if isinstance(mod, Diagnostic):
             out.diagnostics.append(mod)
             if mod.code == "E215":  # the whole budget is spent: reading on would only repeat it
                 raise _Stop()
             return None
-        seen.add(file)
+        self.seen.add(file)
         out.modules.append(mod)
         for imp in mod.imports:
-            target = _resolve(imp, file, roots)
-            if isinstance(target, Diagnostic):
-                out.diagnostics.append(target)
-                continue
-            if target in stack or target == file:
-                cycle = " → ".join(p.name for p in (*stack, file, target))
-                hint = "files cannot import each other: move the shared blocks into a file both import"
-                out.diagnostics.append(Diagnostic("E203", f"import cycle: {cycle}", imp.span, hint=hint))
-                continue
-            if target in seen:
-                continue
-            if len(seen) > limits.max_imports:  # `seen` holds the spec itself too
-                msg = f"more than {limits.max_imports:,} imported files"
-                out.diagnostics.append(Diagnostic("E213", msg, imp.span, hint=how_to_raise("max_imports")))
-                raise _Stop()
-            if len(stack) + 1 > limits.max_import_depth:
-                chain = " → ".join(p.name for p in (*stack[:3], file, target))
-                msg = f"imports nest more than {limits.max_import_depth} files deep ({chain} …)"
-                out.diagnostics.append(Diagnostic("E214", msg, imp.span, hint=how_to_raise("max_import_depth")))
-                raise _Stop()
-            visit(target, (*stack, file), imp.span)
+            target = self._target(imp, file, stack)
+            if target is not None:
+                self.visit(target, (*stack, file), imp.span)
         return mod
 
-    try:
-        out.root = visit(top_real, (), None)
-    except _Stop:
-        pass  # one error for a runaway import graph; the other imports' errors would only repeat it
-    except LimitExceeded as err:
-        out.diagnostics.append(err.diagnostic)
-    return out
+    def _target(self, imp: S.Import, file: Path, stack: tuple[Path, ...]) -> Path | None:
+        """The file an import names, if it is still to be read (errors recorded; _Stop past a limit)."""
+        limits, diags = self.limits, self.out.diagnostics
+        target = _resolve(imp, file, self.roots)
+        if isinstance(target, Diagnostic):
+            diags.append(target)
+            return None
+        if target in stack or target == file:
+            cycle = " → ".join(p.name for p in (*stack, file, target))
+            hint = "files cannot import each other: move the shared blocks into a file both import"
+            diags.append(Diagnostic("E203", f"import cycle: {cycle}", imp.span, hint=hint))
+            return None
+        if target in self.seen:
+            return None
+        if len(self.seen) > limits.max_imports:  # `seen` holds the spec itself too
+            msg = f"more than {limits.max_imports:,} imported files"
+            diags.append(Diagnostic("E213", msg, imp.span, hint=how_to_raise("max_imports")))
+            raise _Stop()
+        if len(stack) + 1 > limits.max_import_depth:
+            chain = " → ".join(p.name for p in (*stack[:3], file, target))
+            msg = f"imports nest more than {limits.max_import_depth} files deep ({chain} …)"
+            diags.append(Diagnostic("E214", msg, imp.span, hint=how_to_raise("max_import_depth")))
+            raise _Stop()
+        return target
 
 
 class _Stop(Exception):
