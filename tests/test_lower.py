@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -354,7 +355,7 @@ def test_memoised_lowering_equals_lowering_every_instance(path: Path) -> None:
     with _Unmemoised():
         slow = analyze(path)
     assert fast.net is not None and slow.net is not None
-    assert fast.net.model_dump() == slow.net.model_dump()
+    assert fast.net == slow.net  # field by field, recursively (frozen dataclasses)
     assert fast.diagnostics == slow.diagnostics
 
 
@@ -410,7 +411,7 @@ def test_memoised_lowering_of_nested_blocks_captures_and_switches(tmp_path: Path
         slow = analyze(spec)
     assert fast.ok and slow.ok, fast.errors
     assert fast.net is not None and slow.net is not None
-    assert fast.net.model_dump() == slow.net.model_dump()
+    assert fast.net == slow.net  # field by field, recursively (frozen dataclasses)
     assert fast.shapes is not None and slow.shapes is not None
     assert [(n.id, n.output, n.rf) for n in fast.shapes.nodes] == [(n.id, n.output, n.rf) for n in slow.shapes.nodes]
     assert fast.shapes.chosen == slow.shapes.chosen
@@ -418,25 +419,32 @@ def test_memoised_lowering_of_nested_blocks_captures_and_switches(tmp_path: Path
 
 @pytest.mark.parametrize("path", [*SPECS, "nested"], ids=[*(p.stem for p in SPECS), "nested"])  # type: ignore[misc]
 def test_every_node_built_without_validation_is_valid(path: Path | str, tmp_path: Path) -> None:
-    """The lowering builds nodes with ``ir.make`` (no re-validation): each must pass its model's validation
-    and equal the validated node. Serial ids (numbered per module) are unique, and so are module ids except
-    between the two arms of a switch (only one is built)."""
+    """The lowering builds nodes from values it has checked (no validation in the IR): every net must pass
+    ``verify_ir``, the IR's type check. Serial ids (numbered per module) are unique, and so are module ids
+    except between the two arms of a switch (only one is built)."""
     if path == "nested":
         path = tmp_path / "nested.net"
         path.write_text(NESTED)
     a = analyze(path)
     assert a.net is not None
+    ir.verify_ir(a.net)
     nodes = ir.walk(a.net.body)
-    for n in nodes:
-        fields = {k: v for k, v in n.__dict__.items() if k in n.__pydantic_fields_set__}
-        validated = type(n).model_validate(fields)
-        assert validated == n
-        assert validated.__dict__ == n.__dict__
-        assert validated.__pydantic_fields_set__ == n.__pydantic_fields_set__
-    net_fields = {k: v for k, v in a.net.__dict__.items() if k in a.net.__pydantic_fields_set__}
-    assert ir.Net.model_validate(net_fields).__dict__ == a.net.__dict__
     serial = [n.id for n in nodes if "#" in n.id]
     assert len(serial) == len(set(serial))
     assert a.shapes is not None
     built = [n.id for n in a.shapes.nodes]
     assert len(built) == len(set(built))
+
+
+def test_verify_ir_finds_a_field_of_the_wrong_type(tmp_path: Path) -> None:
+    spec = tmp_path / "t.net"
+    spec.write_text(NESTED)
+    a = analyze(spec)
+    assert a.net is not None
+    layer = next(n for n in ir.walk(a.net.body) if isinstance(n, ir.LayerNode))
+    wrong = dataclasses.replace(layer, params=None)  # type: ignore[arg-type]
+    broken = dataclasses.replace(a.net, body=dataclasses.replace(a.net.body, body=(wrong, *a.net.body.body)))
+    with pytest.raises(ir.IRError, match="params are not of the kind's schema"):
+        ir.verify_ir(broken)
+    with pytest.raises(ir.IRError, match="input shape"):
+        ir.verify_ir(dataclasses.replace(a.net, input_shape=(3, 0, 8)))

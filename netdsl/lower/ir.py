@@ -17,46 +17,70 @@ Every node carries its source span and the chain of block instantiations that
 produced it, so any later pass can point at the user's line. Module nodes' ``id``
 is their qualified module name (``layer1.0.conv1``), which is also their
 ``state_dict`` prefix; other nodes get ids that cannot clash with module names.
+
+The nodes are frozen, slotted dataclasses: the lowering pass builds thousands per check
+from values it has already validated (parameters by their kind's pydantic schema, spans
+and names by the pass itself), so the IR runs no validation of its own. Instead
+:func:`verify_ir` checks a whole net against the types below; the tests run it over every
+shipped spec and generated ones (a pydantic IR re-validating, or built with
+``model_construct``/``model_copy``, cost 2.7–5× more per node: see docs/architecture.md).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SkipValidation
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from netdsl.errors import Frame, Span
-from netdsl.layers import Params
+from netdsl.layers import REGISTRY, Params
+
+__all__ = [
+    "AnyNode",
+    "IRError",
+    "LayerNode",
+    "MergeNode",
+    "Net",
+    "ScopeNode",
+    "SwitchNode",
+    "UseNode",
+    "make",
+    "rebase",
+    "verify_ir",
+    "walk",
+    "with_capture",
+]
+
+Container = Literal["net", "block", "group", "repeat", "inline", "path", "arm"]
+CONTAINERS: frozenset[str] = frozenset(("net", "block", "group", "repeat", "inline", "path", "arm"))
 
 
-class _Node(BaseModel):
-    # The lowering pass builds nodes with `make` (values it has just checked), so validators are only
-    # needed when something validates a node (tests, tools): built then, not at every start-up.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Node:
     id: str
-    span: InstanceOf[Span]
-    chain: tuple[InstanceOf[Frame], ...] = ()
+    span: Span
+    chain: tuple[Frame, ...] = ()
     capture: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LayerNode(_Node):
     """One layer: a registered kind with validated parameters."""
 
     type: Literal["layer"] = "layer"
     name: str
     kind: str
-    params: InstanceOf[Params]
+    params: Params
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScopeNode(_Node):
     """A sequence of nodes; a module when ``name`` is set, transparent otherwise."""
 
     type: Literal["scope"] = "scope"
     name: str | None = None
     block: str | None = None
-    container: Literal["net", "block", "group", "repeat", "inline", "path", "arm"] = "group"
+    container: Container = "group"
     body: tuple[AnyNode, ...] = ()
 
     @property
@@ -64,27 +88,30 @@ class ScopeNode(_Node):
         return self.name is not None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MergeNode(_Node):
     """Paths from one input combined by a merge kind: ``add { ... }``."""
 
     type: Literal["merge"] = "merge"
     name: str
     kind: str
-    params: InstanceOf[Params]
+    params: Params
     paths: tuple[ScopeNode, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SwitchNode(_Node):
     """An ``if`` decided by the shape pass because its condition reads ``in``."""
 
     type: Literal["switch"] = "switch"
     cond_text: str
-    cond: SkipValidation[Any]
-    env: SkipValidation[Any]
+    cond: Any  # the condition's expression (syntax tree), evaluated against the inferred shape
+    env: Any  # the names it may read
     then: ScopeNode
     orelse: ScopeNode
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UseNode(_Node):
     """``@name``: continue from a named value."""
 
@@ -92,50 +119,32 @@ class UseNode(_Node):
     value: str
 
 
-AnyNode = Annotated[LayerNode | ScopeNode | MergeNode | SwitchNode | UseNode, Field(discriminator="type")]
+AnyNode = LayerNode | ScopeNode | MergeNode | SwitchNode | UseNode
 
 
-class Net(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Net:
     """A lowered net: its parameters, declared input shape and body."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     file: str
-    params: tuple[tuple[str, SkipValidation[Any]], ...]
+    params: tuple[tuple[str, Any], ...]
     input_shape: tuple[int, ...]
     body: ScopeNode
     requires: tuple[str, ...] = ()
     node_count: int = 0
-    span: InstanceOf[Span]
+    span: Span
 
     def param(self, name: str) -> Any:
         return dict(self.params)[name]
 
 
-_N = TypeVar("_N", bound=BaseModel)
+_N = TypeVar("_N")
 
 
 def make(cls: type[_N], **fields: Any) -> _N:
-    """A node of ``cls`` from values the lowering pass has just computed and checked.
-
-    Not re-validated: every value is already of its field's type (spans, frames and
-    strings the pass builds, parameters validated by their kind's schema), and
-    validating them again was a fifth of the lowering's time. The node is otherwise
-    exactly what ``cls(**fields)`` gives (defaults filled, the same fields-set), and
-    tests re-validate every node of every shipped spec against the models.
-    """
-    new = cls.__new__(cls)
-    object.__setattr__(new, "__dict__", {**_defaults(cls), **fields})
-    object.__setattr__(new, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(new, "__pydantic_extra__", None)
-    object.__setattr__(new, "__pydantic_private__", None)
-    return new
-
-
-@cache
-def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
-    return {name: f.default for name, f in cls.model_fields.items() if not f.is_required()}
+    """A node of ``cls`` from values the lowering pass has just computed and checked (see :func:`verify_ir`)."""
+    return cls(**fields)
 
 
 def rebase(scope: ScopeNode, qual: str, name: str, depth: int) -> ScopeNode:
@@ -149,14 +158,10 @@ def rebase(scope: ScopeNode, qual: str, name: str, depth: int) -> ScopeNode:
     lowering again, and the copy is exactly what lowering again would give.
     """
     old, cut = scope.id, len(scope.id)
-    chains: dict[int, tuple[Frame, ...]] = {}  # nodes of one scope share their chain tuple
-    set_ = object.__setattr__
+    chains: dict[int, tuple[Frame, ...]] = {}  # nodes of one scope share their chain tuple: re-prefix it once
+    replace = dataclasses.replace
 
-    # Hot: ResNet-50 copies 9 instances of ~20 nodes per check, so this avoids pydantic's
-    # model_copy and generic helpers (see _copy for why skipping validation is safe here).
     def copy(n: Any) -> Any:
-        d = n.__dict__.copy()
-        d["id"] = qual + n.id[cut:]
         chain = n.chain
         new_chain = chains.get(id(chain))
         if new_chain is None:
@@ -164,42 +169,21 @@ def rebase(scope: ScopeNode, qual: str, name: str, depth: int) -> ScopeNode:
                 Frame(f.block, qual + f.instance[cut:], f.span) if f.instance.startswith(old) else f
                 for f in chain[depth:]
             )
-        d["chain"] = new_chain
         t = type(n)
         if t is ScopeNode:
-            d["body"] = tuple([copy(c) for c in n.body])
-        elif t is MergeNode:
-            d["paths"] = tuple([copy(p) for p in n.paths])
-        elif t is SwitchNode:
-            d["then"], d["orelse"] = copy(n.then), copy(n.orelse)
-        new = object.__new__(t)
-        set_(new, "__dict__", d)
-        set_(new, "__pydantic_fields_set__", n.__pydantic_fields_set__)
-        set_(new, "__pydantic_extra__", None)
-        set_(new, "__pydantic_private__", None)
-        return new
+            return replace(n, id=qual + n.id[cut:], chain=new_chain, body=tuple([copy(c) for c in n.body]))
+        if t is MergeNode:
+            return replace(n, id=qual + n.id[cut:], chain=new_chain, paths=tuple([copy(p) for p in n.paths]))
+        if t is SwitchNode:
+            return replace(n, id=qual + n.id[cut:], chain=new_chain, then=copy(n.then), orelse=copy(n.orelse))
+        return replace(n, id=qual + n.id[cut:], chain=new_chain)
 
-    return _copy(scope, {"id": qual, "name": name, "body": tuple([copy(c) for c in scope.body])})
-
-
-def _copy(node: _N, update: dict[str, Any]) -> _N:
-    """``node.model_copy(update=update)`` without its deep-copy machinery (a third of the time).
-
-    Frozen models are never mutated, so the copy may share the field-set record.
-    """
-    new = type(node).__new__(type(node))
-    object.__setattr__(new, "__dict__", {**node.__dict__, **update})
-    object.__setattr__(new, "__pydantic_fields_set__", node.__pydantic_fields_set__)
-    object.__setattr__(new, "__pydantic_extra__", None)
-    object.__setattr__(new, "__pydantic_private__", None)
-    return new
+    return replace(scope, id=qual, name=name, body=tuple([copy(c) for c in scope.body]))
 
 
 def with_capture(node: _N, capture: str) -> _N:
-    """The node with ``-> capture`` recorded on it (as ``model_copy(update=…)`` would, fields-set included)."""
-    new = _copy(node, {"capture": capture})
-    object.__setattr__(new, "__pydantic_fields_set__", {*node.__pydantic_fields_set__, "capture"})
-    return new
+    """The node with ``-> capture`` recorded on it."""
+    return dataclasses.replace(node, capture=capture)  # type: ignore[type-var]
 
 
 def walk(node: AnyNode | ScopeNode) -> list[AnyNode]:
@@ -216,3 +200,61 @@ def walk(node: AnyNode | ScopeNode) -> list[AnyNode]:
         elif isinstance(n, SwitchNode):
             stack.extend((n.orelse, n.then))
     return out
+
+
+class IRError(Exception):
+    """:func:`verify_ir` found a node whose fields do not have their declared types."""
+
+
+def _problems(n: Any) -> list[str]:
+    """What is wrong with one node's own fields (children are visited by the caller)."""
+    bad: list[str] = []
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            bad.append(f"{type(n).__name__} {getattr(n, 'id', '?')!r}: {what}")
+
+    need(isinstance(n, LayerNode | ScopeNode | MergeNode | SwitchNode | UseNode), "not an IR node")
+    if bad:
+        return bad
+    need(isinstance(n.id, str), "id is not a string")
+    need(isinstance(n.span, Span), "span is not a Span")
+    need(isinstance(n.chain, tuple) and all(isinstance(f, Frame) for f in n.chain), "chain is not a tuple of Frames")
+    need(n.capture is None or isinstance(n.capture, str), "capture is neither None nor a string")
+    if isinstance(n, LayerNode | MergeNode):
+        kind = REGISTRY.get(n.kind) if isinstance(n.kind, str) else None
+        need(kind is not None, f"kind {n.kind!r} is not registered")
+        need(isinstance(n.name, str), "name is not a string")
+        need(kind is None or isinstance(n.params, kind.schema), "params are not of the kind's schema")
+    if isinstance(n, MergeNode):
+        need(isinstance(n.paths, tuple) and all(isinstance(p, ScopeNode) for p in n.paths), "paths are not scopes")
+    elif isinstance(n, ScopeNode):
+        need(n.name is None or isinstance(n.name, str), "name is neither None nor a string")
+        need(n.block is None or isinstance(n.block, str), "block is neither None nor a string")
+        need(n.container in CONTAINERS, f"container {n.container!r} is unknown")
+        need(isinstance(n.body, tuple), "body is not a tuple")
+    elif isinstance(n, SwitchNode):
+        need(isinstance(n.cond_text, str), "cond_text is not a string")
+        need(isinstance(n.then, ScopeNode) and isinstance(n.orelse, ScopeNode), "arms are not scopes")
+    elif isinstance(n, UseNode):
+        need(isinstance(n.value, str), "value is not a string")
+    return bad
+
+
+def verify_ir(net: Net) -> None:
+    """Check every node of ``net`` against the IR's types; raise :class:`IRError` listing what is wrong."""
+    bad: list[str] = []
+    if not isinstance(net, Net):
+        raise IRError(f"not a Net: {type(net).__name__}")
+    if not (isinstance(net.name, str) and isinstance(net.file, str) and isinstance(net.span, Span)):
+        bad.append("net: name, file or span has the wrong type")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in net.input_shape):
+        bad.append(f"net: input shape {net.input_shape!r} is not positive integers")
+    if not (isinstance(net.params, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in net.params)):
+        bad.append("net: params are not (name, value) pairs")
+    if not (isinstance(net.body, ScopeNode) and net.body.container == "net"):
+        bad.append("net: body is not the net's scope")
+    for n in walk(net.body):
+        bad.extend(_problems(n))
+    if bad:
+        raise IRError("; ".join(bad[:20]))
