@@ -289,7 +289,7 @@ class Lowerer(LowererBase):
             return hit
         params = bind_layer(kind, args, at, self._report(ctx), self._evaluator(ctx))
         if key is not None:
-            self._memo[key] = params
+            self._memo.put(key, params)
         return params
 
     def _block(self, call: S.Call, block: S.BlockDef, label: str | None, span: Span, ctx: Ctx) -> ir.ScopeNode:
@@ -302,7 +302,7 @@ class Lowerer(LowererBase):
         if not isinstance(env, dict):
             env = bind_block(block, call.args, {}, call.name_span, self._report(ctx), self._evaluator(ctx))
             if key is not None:
-                self._memo[key] = env  # shared by the instances: nothing mutates an env (`let` copies)
+                self._memo.put(key, env)  # shared by the instances: nothing mutates an env (`let` copies)
         self._count(span, ctx)
         if call.inline:
             inner = Ctx(env, ctx.namer, (*ctx.chain, Frame(block.name, "", span)), (*ctx.blocks, block.name), ctx.depth)
@@ -323,7 +323,7 @@ class Lowerer(LowererBase):
         body = self._body(block.body, inner)
         node = _scope(qual, span, ctx, body, name=name, block=block.name, container="block")
         if ikey is not None and len(self.diagnostics) == errors:
-            self._instances[ikey] = (node, self.nodes - nodes)
+            self._instances.put(ikey, (node, self.nodes - nodes))
         return node
 
     def _merge(self, merge: S.Merge, label: str | None, span: Span, ctx: Ctx) -> ir.MergeNode:

@@ -18,6 +18,7 @@ from netdsl.errors import Abort, Diagnostic, Frame, Span, did_you_mean
 from netdsl.layers import REGISTRY, Params
 from netdsl.limits import Guard, LimitExceeded, Limits, how_to_raise
 from netdsl.lower.expr import EvalError, NeedsShape, UndefinedName, Value, evaluate, free_names, type_name
+from netdsl.memo import Memo
 from netdsl.memo import key as memo_key
 from netdsl.syntax import tree as S
 
@@ -141,11 +142,11 @@ class LowererBase:
         self._seen: set[tuple[str, Span | None, str]] = set()
         self.nodes = 0
         # Call-site memo of bound arguments (see _call_key).
-        self._arg_names: dict[int, tuple[str, ...]] = {}
+        self._arg_names: Memo[int, tuple[str, ...]] = Memo()
         self._keep: list[object] = []
-        self._memo: dict[tuple[int, int, tuple[object, ...]], Params | dict[str, Value]] = {}
+        self._memo: Memo[tuple[int, int, tuple[object, ...]], Params | dict[str, Value]] = Memo()
         # Lowered block instances: (scope node, nodes counted); see _instance_key.
-        self._instances: dict[tuple[object, ...], tuple[Any, int]] = {}
+        self._instances: Memo[tuple[object, ...], tuple[Any, int]] = Memo()
 
     # ------------------------------------------------------------- memo
     def _call_key(
@@ -162,7 +163,7 @@ class LowererBase:
         names = self._arg_names.get(id(args))
         if names is None:
             names = tuple(dict.fromkeys(n.id for a in args for n in free_names(a.value)))
-            self._arg_names[id(args)] = names
+            self._arg_names.put(id(args), names)
             self._keep.append(args)  # keeps id(args) unique while the memo lives
         env = ctx.env
         try:
