@@ -64,32 +64,29 @@ class Memo(Generic[K, V]):
 
 
 class IdentityMemo(Generic[V]):
-    """A bounded memo keyed by the identity of some objects and a hashable rest.
+    """A bounded memo keyed by the identity of one or two objects and a hashable rest.
 
     For values that are costly to hash but shared (a layer's validated parameters, a kind):
     each entry keeps its objects and a hit is checked with ``is``, so an id that a freed
-    object left behind can never return another object's entry.
+    object left behind can never return another object's entry. (Two fixed slots rather
+    than a tuple of objects: the shape pass asks once per layer, and this is its hot path.)
     """
 
     __slots__ = ("_entries", "_limit")
 
     def __init__(self, limit: int = 65536) -> None:
-        self._entries: dict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], V]] = {}
+        self._entries: dict[tuple[int, int, Hashable], tuple[object, object, V]] = {}
         self._limit = limit
 
-    def get(self, objs: tuple[object, ...], rest: Hashable = ()) -> V | None:
-        hit = self._entries.get((tuple([id(o) for o in objs]), rest))
-        if hit is None:
-            return None
-        kept, value = hit
-        for a, b in zip(kept, objs, strict=True):
-            if a is not b:
-                return None
-        return value
+    def get(self, a: object, b: object, rest: Hashable = ()) -> V | None:
+        hit = self._entries.get((id(a), id(b), rest))
+        if hit is not None and hit[0] is a and hit[1] is b:
+            return hit[2]
+        return None
 
-    def put(self, objs: tuple[object, ...], rest: Hashable, value: V) -> V:
+    def put(self, a: object, b: object, rest: Hashable, value: V) -> V:
         if len(self._entries) < self._limit:  # full: stop adding (the entries in it stay valid)
-            self._entries[(tuple([id(o) for o in objs]), rest)] = (objs, value)
+            self._entries[(id(a), id(b), rest)] = (a, b, value)
         return value
 
     def clear(self) -> None:

@@ -210,9 +210,9 @@ def rank_windows(rule: WindowRule) -> Callable[[Any, Shape], tuple[Window, ...]]
 
     @wraps(rule)
     def windows(p: Any, shape: Shape) -> tuple[Window, ...]:
-        hit = memo.get((p,), len(shape))
+        hit = memo.get(p, None, len(shape))
         if hit is None:
-            hit = memo.put((p,), len(shape), tuple(rule(p, shape)))
+            hit = memo.put(p, None, len(shape), tuple(rule(p, shape)))
         return hit
 
     return windows

@@ -169,14 +169,27 @@ def rebase(scope: ScopeNode, qual: str, name: str, depth: int) -> ScopeNode:
                 Frame(f.block, qual + f.instance[cut:], f.span) if f.instance.startswith(old) else f
                 for f in chain[depth:]
             )
-        t = type(n)
+        i, t = qual + n.id[cut:], type(n)
+        # Direct constructor calls (dataclasses.replace introspects the fields on every call: hot here).
+        if t is LayerNode:
+            return LayerNode(
+                id=i, span=n.span, chain=new_chain, capture=n.capture, name=n.name, kind=n.kind, params=n.params
+            )
         if t is ScopeNode:
-            return replace(n, id=qual + n.id[cut:], chain=new_chain, body=tuple([copy(c) for c in n.body]))
+            body = tuple([copy(c) for c in n.body])
+            return ScopeNode(
+                id=i, span=n.span, chain=new_chain, capture=n.capture, name=n.name, block=n.block,
+                container=n.container, body=body,
+            )  # fmt: skip
         if t is MergeNode:
-            return replace(n, id=qual + n.id[cut:], chain=new_chain, paths=tuple([copy(p) for p in n.paths]))
+            paths = tuple([copy(p) for p in n.paths])
+            return MergeNode(
+                id=i, span=n.span, chain=new_chain, capture=n.capture, name=n.name, kind=n.kind, params=n.params,
+                paths=paths,
+            )  # fmt: skip
         if t is SwitchNode:
-            return replace(n, id=qual + n.id[cut:], chain=new_chain, then=copy(n.then), orelse=copy(n.orelse))
-        return replace(n, id=qual + n.id[cut:], chain=new_chain)
+            return replace(n, id=i, chain=new_chain, then=copy(n.then), orelse=copy(n.orelse))
+        return replace(n, id=i, chain=new_chain)
 
     return replace(scope, id=qual, name=name, body=tuple([copy(c) for c in scope.body]))
 

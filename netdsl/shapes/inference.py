@@ -168,7 +168,7 @@ class _Infer:
         # `true` and `1` are equal in Python, not to the evaluator; so are `(true,)` and `(1,)`) and shape.
         rest: tuple[object, ...] | None = (shape, tuple([(k, memo_key(v)) for k, v in node.env.items()]))
         try:
-            take = self._decided.get((node.cond,), rest)
+            take = self._decided.get(node.cond, None, rest)
         except TypeError:  # an unhashable value: no memo
             rest, take = None, None
         if take is None:
@@ -178,7 +178,7 @@ class _Infer:
                 self.error(err.code, err.message, node, hint=err.hint)
                 return None
             if rest is not None:
-                self._decided.put((node.cond,), rest, take)
+                self._decided.put(node.cond, None, rest, take)
         self.result.chosen[node.id] = take
         return self.scope(node.then if take else node.orelse, x, values, depth, parent, ins)
 

@@ -55,10 +55,9 @@ _RULES: IdentityMemo[Rule] = IdentityMemo()
 
 def apply_rules(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
     """The kind's rules for ``params`` on ``shapes``; raises what the rules raise (ShapeError …)."""
-    objs = (kind, params)
-    hit = _RULES.get(objs, shapes)
+    hit = _RULES.get(kind, params, shapes)
     if hit is None:
-        hit = _RULES.put(objs, shapes, _apply(kind, params, shapes))
+        hit = _RULES.put(kind, params, shapes, _apply(kind, params, shapes))
     return hit
 
 
