@@ -72,12 +72,19 @@ def _layers() -> ModuleType:
     return layers
 
 
+def _fmt() -> ModuleType:
+    from netdsl.cli import fmt
+
+    return fmt
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("check", "validate specs (parse, names, blocks, shapes); one line per file", _check),
     Command("shapes", "dry run: per-layer shapes, parameters, MACs (no torch)", _shapes),
     Command("build", "compile a spec to a torch.nn.Module and save it", _build),
     Command("render", "draw the net as a diagram (graphviz)", _render),
     Command("layers", "list layer kinds, or show one kind's parameters", _layers),
+    Command("fmt", "format specs in the canonical layout (comments kept); --check for CI", _fmt),
 )
 
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
