@@ -263,7 +263,7 @@ def test_no_module_of_netdsl_evaluates_or_imports_what_a_spec_names() -> None:
     assert len(modules) > 30
     found = [f for p in modules for f in unsafe_calls(p.read_text(encoding="utf-8"), p.relative_to(ROOT).as_posix())]
     assert not found, "\n".join(found)
-    plugins = ast.parse((NETDSL_SRC / "plugins.py").read_text(encoding="utf-8"))
+    plugins = ast.parse((NETDSL_SRC / "layers" / "plugins.py").read_text(encoding="utf-8"))
     assert sum(_dotted(c.func) == "importlib.import_module" for c in _calls(plugins)) == 1  # the one place
 
 

@@ -147,7 +147,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     if args.device == "meta" and args.format != "python":
         written = None  # a weightless file would load as silent garbage: write nothing
         notes.append("built on the meta device: no weights, nothing written")
-    elif not FORMATS[args.format].write(module, analysis, args, out):
+    elif not FORMATS[args.format].store(module, analysis, args, out):
         return 1
     where = f" → {written} ({args.format}, {fmt_bytes(written.stat().st_size)})" if written else ""
     extra = f"; {'; '.join(notes)}" if notes else ""
@@ -185,7 +185,7 @@ class Format:
     """An output format of ``netdsl build``: its default suffix and its writer (False when it reported a failure)."""
 
     suffix: str
-    write: Callable[[nn.Module | None, Analysis, argparse.Namespace, Path], bool]
+    store: Callable[[nn.Module | None, Analysis, argparse.Namespace, Path], bool]
     needs_module: bool = True  # the source writer needs no built module (unless --verify)
 
 

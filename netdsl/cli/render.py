@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from netdsl.backends.graphviz import RenderOptions, to_dot
 
     source = to_dot(result.shapes, RenderOptions(args.depth, args.expand, args.direction))
-    data = FORMATS[fmt].write(source)
+    data = FORMATS[fmt].produce(source)
     if data is None:
         return 1
     write_atomic(out, data)
@@ -112,9 +112,9 @@ def _laid_out(fmt: str) -> Callable[[str], bytes | None]:
 
 @dataclass(frozen=True)
 class Format:
-    """An output format of ``netdsl render``: its writer (DOT source → bytes) and whether it needs ``dot``."""
+    """An output format of ``netdsl render``: its producer (DOT source → bytes) and whether it needs ``dot``."""
 
-    write: Callable[[str], bytes | None]
+    produce: Callable[[str], bytes | None]
     needs_dot: bool = True
 
 
