@@ -160,13 +160,9 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
     if isinstance(e, S.Lit):
         return _check_int(e.value, e.span)
     if isinstance(e, S.Name):
-        if e.id == "in":
-            if in_shape is None:
-                raise NeedsShape("in", e.span)
-            raise EvalError("`in` is a shape; use `in.c`, `in.h`, `in.w` …", e.span, "E111")
-        if e.id in env:
+        if e.id in env and e.id != "in":
             return env[e.id]
-        raise UndefinedName(e.id, e.span, _undefined_hint(e.id, env))
+        raise _name_error(e, env, in_shape)
     if isinstance(e, S.BinOp):
         if e.op == "and":
             left = evaluate(e.left, env, in_shape)
@@ -182,27 +178,7 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
                 r = _ARITH[e.op](a, b)
                 if -MAX_INT <= r <= MAX_INT:
                     return r  # type: ignore[no-any-return]
-        if e.op in _COMPARE:
-            try:
-                return _COMPARE[e.op](a, b)
-            except TypeError:
-                raise EvalError(f"cannot compare {type_name(a)} with {type_name(b)}", e.span, "E113") from None
-        if e.op == "add" and isinstance(a, tuple) and isinstance(b, tuple):
-            if len(a) + len(b) > MAX_LIST:  # checked before concatenating: `a + a` doubling must not allocate
-                raise EvalError(f"a list of {len(a) + len(b):,} items is too long (limit {MAX_LIST:,})", e.span, "E117")
-            return a + b
-        x, y = _num(a, e.left.span, _SYMBOL[e.op]), _num(b, e.right.span, _SYMBOL[e.op])
-        if e.op in ("truediv", "floordiv", "mod") and y == 0:
-            what = f" (`{e.right.id}` is 0)" if isinstance(e.right, S.Name) else ""
-            raise EvalError(f"division by zero{what}", e.span, "E115")
-        if e.op == "pow" and (abs(y) > 256 or (isinstance(y, int) and abs(x) > 1 and y > 62)):
-            raise EvalError(f"exponent {y} is too large", e.span, "E112")
-        try:
-            return _check_int(_ARITH[e.op](x, y), e.span)
-        except ZeroDivisionError:
-            raise EvalError("division by zero (a negative power of 0)", e.span, "E115") from None
-        except (OverflowError, ValueError) as err:
-            raise EvalError(f"arithmetic error: {err}", e.span, "E112") from None
+        return _binop(e, a, b)
     if isinstance(e, S.Unary):
         v = evaluate(e.operand, env, in_shape)
         if e.op == "not":
@@ -213,12 +189,7 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
     if isinstance(e, S.TupleLit):
         return _check_int(tuple(evaluate(x, env, in_shape) for x in e.items), e.span)
     if isinstance(e, S.Index):
-        obj, idx = evaluate(e.obj, env, in_shape), evaluate(e.index, env, in_shape)
-        if not isinstance(obj, tuple) or isinstance(idx, bool) or not isinstance(idx, int):
-            raise EvalError(f"cannot index {type_name(obj)} with {type_name(idx)}", e.span, "E113")
-        if not -len(obj) <= idx < len(obj):
-            raise EvalError(f"index {idx} is out of range for a list of {len(obj)}", e.span, "E116")
-        return obj[idx]  # type: ignore[no-any-return]
+        return _index(e, evaluate(e.obj, env, in_shape), evaluate(e.index, env, in_shape))
     if isinstance(e, S.Attr):
         if isinstance(e.obj, S.Name) and e.obj.id == "in":
             if in_shape is None:
@@ -228,6 +199,48 @@ def evaluate(e: S.Expr, env: Mapping[str, Value], in_shape: InShape | None = Non
     if isinstance(e, S.Func):
         return _check_int(_func(e.name, [evaluate(a, env, in_shape) for a in e.args], e.span), e.span)
     raise AssertionError(f"unknown expression node {e!r}")
+
+
+def _name_error(e: S.Name, env: Mapping[str, Value], in_shape: InShape | None) -> Exception:
+    """Why a name has no value here (``in`` alone, or a name nobody defined)."""
+    if e.id == "in":
+        if in_shape is None:
+            return NeedsShape("in", e.span)
+        return EvalError("`in` is a shape; use `in.c`, `in.h`, `in.w` …", e.span, "E111")
+    return UndefinedName(e.id, e.span, _undefined_hint(e.id, env))
+
+
+def _binop(e: S.BinOp, a: Value, b: Value) -> Value:
+    """A binary operation off the integer fast path: comparisons, list concatenation, floats, and its errors."""
+    if e.op in _COMPARE:
+        try:
+            return _COMPARE[e.op](a, b)
+        except TypeError:
+            raise EvalError(f"cannot compare {type_name(a)} with {type_name(b)}", e.span, "E113") from None
+    if e.op == "add" and isinstance(a, tuple) and isinstance(b, tuple):
+        if len(a) + len(b) > MAX_LIST:  # checked before concatenating: `a + a` doubling must not allocate
+            raise EvalError(f"a list of {len(a) + len(b):,} items is too long (limit {MAX_LIST:,})", e.span, "E117")
+        return a + b
+    x, y = _num(a, e.left.span, _SYMBOL[e.op]), _num(b, e.right.span, _SYMBOL[e.op])
+    if e.op in ("truediv", "floordiv", "mod") and y == 0:
+        what = f" (`{e.right.id}` is 0)" if isinstance(e.right, S.Name) else ""
+        raise EvalError(f"division by zero{what}", e.span, "E115")
+    if e.op == "pow" and (abs(y) > 256 or (isinstance(y, int) and abs(x) > 1 and y > 62)):
+        raise EvalError(f"exponent {y} is too large", e.span, "E112")
+    try:
+        return _check_int(_ARITH[e.op](x, y), e.span)
+    except ZeroDivisionError:
+        raise EvalError("division by zero (a negative power of 0)", e.span, "E115") from None
+    except (OverflowError, ValueError) as err:
+        raise EvalError(f"arithmetic error: {err}", e.span, "E112") from None
+
+
+def _index(e: S.Index, obj: Value, idx: Value) -> Value:
+    if not isinstance(obj, tuple) or isinstance(idx, bool) or not isinstance(idx, int):
+        raise EvalError(f"cannot index {type_name(obj)} with {type_name(idx)}", e.span, "E113")
+    if not -len(obj) <= idx < len(obj):
+        raise EvalError(f"index {idx} is out of range for a list of {len(obj)}", e.span, "E116")
+    return obj[idx]  # type: ignore[no-any-return]
 
 
 def _undefined_hint(name: str, env: Mapping[str, Value]) -> str | None:
