@@ -177,58 +177,75 @@ class Driver:
                     break
                 if act is None:
                     raise ParseFailed(f"unexpected {ttype}")
-                kind, size, origin, build, template, include, tail = act
-                if size == 1:  # the commonest: the rule has the child's position and height
-                    ents = [stack.pop()]
-                    del states[-1]
-                    _, height, line, col, end_line, end_col = ents[0]
-                elif size:
-                    ents = stack[-size:]
-                    del stack[-size:], states[-size:]
-                    first, last = ents[0], ents[-1]
-                    if first[2] is None or last[2] is None:  # an empty child at an edge
-                        line, col, end_line, end_col = _bounds(ents)
-                    else:
-                        line, col, end_line, end_col = first[2], first[3], last[4], last[5]
-                    height = max([e[1] for e in ents])
-                else:
-                    ents, line, col, end_line, end_col, height = [], None, None, None, None, 0
-                # A `?rule` with one child gives the child itself. A tree keeps its own span (already built
-                # into its value), but its new parent sees it with this rule's extent (Lark's container
-                # position, so `(a + b) * c` starts at its `(`); a token or a None stays as it is.
-                entry: Entry | None = None
-                if template is not None:  # nothing spliced: pick the children (-1 for a None)
-                    if kind == _EXPAND and len(template) == 1:
-                        kid = _EMPTY if template[0] < 0 else ents[template[0]]
-                        entry = kid if kid[1] == 0 else (kid[0], kid[1], line, col, end_line, end_col)
-                    else:
-                        vals = [ents[i][0] if i >= 0 else None for i in template]
-                else:
-                    vals = _shape(ents, include, tail)
-                    if kind == _EXPAND and len(vals) == 1:  # its height is this rule's: tokens only beside it
-                        one = vals[0]
-                        entry = (
-                            (one, height, line, col, end_line, end_col) if height
-                            else _EMPTY if one is None
-                            else (one, 0, one.line, one.column, one.end_line, one.end_column)
-                        )  # fmt: skip
-                if entry is None and kind == _INLINE:  # a `_rule`: its children, spliced into the parent's later
-                    entry = (vals, height, line, col, end_line, end_col)
-                elif entry is None:  # a new node
-                    if height >= max_height:  # it would be one level too many
-                        raise ParseFailed(f"deeper than {max_height} levels")
-                    if build is None or (line is None and origin != root):
-                        # A `?rule` with several children but no builder (Lark would keep a Tree), or an
-                        # empty node inside others (a later `?rule` would move its position): neither in
-                        # our grammar, and Lark's path does them right.
-                        raise ParseFailed(f"unsupported reduction of {origin!r}")
-                    span = None if line is None else make_span(line, col, end_line, end_col)
-                    entry = (build(span, vals), height + 1, line, col, end_line, end_col)
+                origin, entry = _reduce(act, stack, states, max_height, make_span, root)
                 states.append(table[states[-1]][origin])
                 push(entry)
                 if states[-1] == end:  # only reached by reducing the start rule, on `$END`
                     return entry[0], entry[1]
         raise ParseFailed("input ended before the start rule")  # pragma: no cover - `$END` always ends above
+
+
+def _reduce(
+    act: Any,
+    stack: list[Entry],
+    states: list[Any],
+    max_height: int,
+    make_span: Callable[[int, int, int, int], Any],
+    root: Any,
+) -> tuple[Any, Entry]:
+    """Apply one reduction: pop its children off ``stack``/``states``, build its value; (the rule, the new entry).
+
+    Entries are plain tuples ``(value, height, line, col, end_line, end_col)``: the driver makes one per
+    token and per reduction, and a tuple is built in C (this is the parser's hot path).
+    """
+    kind, size, origin, build, template, include, tail = act
+    if size == 1:  # the commonest: the rule has the child's position and height
+        ents = [stack.pop()]
+        del states[-1]
+        _, height, line, col, end_line, end_col = ents[0]
+    elif size:
+        ents = stack[-size:]
+        del stack[-size:], states[-size:]
+        first, last = ents[0], ents[-1]
+        if first[2] is None or last[2] is None:  # an empty child at an edge
+            line, col, end_line, end_col = _bounds(ents)
+        else:
+            line, col, end_line, end_col = first[2], first[3], last[4], last[5]
+        height = max([e[1] for e in ents])
+    else:
+        ents, line, col, end_line, end_col, height = [], None, None, None, None, 0
+    # A `?rule` with one child gives the child itself. A tree keeps its own span (already built
+    # into its value), but its new parent sees it with this rule's extent (Lark's container
+    # position, so `(a + b) * c` starts at its `(`); a token or a None stays as it is.
+    entry: Entry | None = None
+    if template is not None:  # nothing spliced: pick the children (-1 for a None)
+        if kind == _EXPAND and len(template) == 1:
+            kid = _EMPTY if template[0] < 0 else ents[template[0]]
+            entry = kid if kid[1] == 0 else (kid[0], kid[1], line, col, end_line, end_col)
+        else:
+            vals = [ents[i][0] if i >= 0 else None for i in template]
+    else:
+        vals = _shape(ents, include, tail)
+        if kind == _EXPAND and len(vals) == 1:  # its height is this rule's: tokens only beside it
+            one = vals[0]
+            entry = (
+                (one, height, line, col, end_line, end_col) if height
+                else _EMPTY if one is None
+                else (one, 0, one.line, one.column, one.end_line, one.end_column)
+            )  # fmt: skip
+    if entry is None and kind == _INLINE:  # a `_rule`: its children, spliced into the parent's later
+        entry = (vals, height, line, col, end_line, end_col)
+    elif entry is None:  # a new node
+        if height >= max_height:  # it would be one level too many
+            raise ParseFailed(f"deeper than {max_height} levels")
+        if build is None or (line is None and origin != root):
+            # A `?rule` with several children but no builder (Lark would keep a Tree), or an
+            # empty node inside others (a later `?rule` would move its position): neither in
+            # our grammar, and Lark's path does them right.
+            raise ParseFailed(f"unsupported reduction of {origin!r}")
+        span = None if line is None else make_span(line, col, end_line, end_col)
+        entry = (build(span, vals), height + 1, line, col, end_line, end_col)
+    return origin, entry
 
 
 def _shape(ents: list[Entry], include: Include, tail: int) -> list[Any]:
