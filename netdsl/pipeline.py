@@ -78,6 +78,13 @@ def _namespace(modules: list[S.Module], diags: list[Diagnostic]) -> dict[str, S.
     return blocks
 
 
+def as_value(v: object) -> Value:
+    """A parameter value from Python: lists (at any depth) become the spec's lists, which are tuples."""
+    if isinstance(v, list | tuple):
+        return tuple(as_value(x) for x in v)
+    return v  # type: ignore[return-value]
+
+
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for one check (reference counting still frees everything).
@@ -153,7 +160,7 @@ def _analyze(
         )
         return out
     lowerer = Lowerer(blocks, guard.limits, out.sources, incomplete=bool(loaded.diagnostics), guard=guard)
-    net = lowerer.lower_net(nets[0], dict(params or {}), input_shape, requires)
+    net = lowerer.lower_net(nets[0], {k: as_value(v) for k, v in (params or {}).items()}, input_shape, requires)
     out.diagnostics.extend(lowerer.diagnostics)
     if net is None or any(d.is_error for d in out.diagnostics):
         out.net = net

@@ -18,19 +18,10 @@ class UsageError(Exception):
 
 
 def parse_value(text: str) -> Value:
-    """A --set value: integer, float, true/false, a tuple `(1, 7)`/`1x7`, else a string. Never eval'd."""
-    t = text.strip()
-    if re.fullmatch(r"[-+]?\d+", t):
-        return int(t)
-    if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?", t):
-        return float(t)
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    inner = t[1:-1] if t.startswith("(") and t.endswith(")") else None
-    if inner is not None or re.fullmatch(r"\d+(x\d+)+", t):
-        parts = [p for p in re.split(r"[,x]", inner if inner is not None else t) if p.strip()]
-        return tuple(parse_value(p) for p in parts)
-    return t.strip("'\"")
+    """A --set value, read as a spec expression (:mod:`netdsl.cli.values`). Never eval'd."""
+    from netdsl.cli.values import parse_value as read
+
+    return read(text)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Value]:
