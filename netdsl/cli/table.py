@@ -72,6 +72,12 @@ def _layers() -> ModuleType:
     return layers
 
 
+def _lsp() -> ModuleType:
+    from netdsl.cli import lsp
+
+    return lsp
+
+
 def _fmt() -> ModuleType:
     from netdsl.cli import fmt
 
@@ -84,6 +90,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("build", "compile a spec to a torch.nn.Module and save it", _build),
     Command("render", "draw the net as a diagram (graphviz)", _render),
     Command("layers", "list layer kinds, or show one kind's parameters", _layers),
+    Command("lsp", "run the language server for editors (stdio; needs the lsp extra)", _lsp),
     Command("fmt", "format specs in the canonical layout (comments kept); --check for CI", _fmt),
 )
 
