@@ -4,7 +4,8 @@ The formatter keeps the author's line structure (like gofmt): each statement sep
 is a newline stays one, and a bracket wrapped over several lines stays wrapped. What it
 changes is what the parser ignores anyway: a ``{`` or an ``else`` moved up to the line before,
 redundant ``;`` dropped, a body or a statement that spans lines taken out of its line's
-``;`` group, runs of blank lines shortened to one (and none right inside a bracket). :mod:`netdsl.formatter.render` then lays each line out.
+``;`` group, runs of blank lines shortened to one (and none right inside a bracket).
+:mod:`netdsl.formatter.render` then lays each line out.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netdsl.errors import Diagnostic, NetdslError
-from netdsl.units import fmt_bytes
 from netdsl.pipeline import Analysis
+from netdsl.units import fmt_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
