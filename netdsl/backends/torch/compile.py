@@ -62,6 +62,21 @@ def plan(analysis: Analysis, *, inplace: bool = True) -> Plan:
     return result
 
 
+class BlockSequential(nn.Sequential):
+    """An ``nn.Sequential`` for a block instance (or net) whose calls form a chain, printed under its block's name.
+
+    ``print(model)`` then reads like hand-written PyTorch (``Bottleneck(...)``, ``LeNet5(...)``)
+    whether or not the block has a merge; everything else is ``nn.Sequential``'s.
+    """
+
+    def __init__(self, block: str, children: OrderedDict[str, nn.Module]) -> None:
+        super().__init__(children)
+        self._netdsl_block = block  # private: a child may well be called `block` (EfficientNet)
+
+    def _get_name(self) -> str:
+        return self._netdsl_block
+
+
 class SharedGraphModule(fx.GraphModule):
     """A ``GraphModule`` whose instances with identical code share one class.
 
@@ -88,6 +103,8 @@ def instantiate(p: Plan, classes: dict[object, type] | None = None) -> nn.Module
     classes = {} if classes is None else classes
     children = {name: instantiate(c, classes) if isinstance(c, Plan) else c for name, c in p.children.items()}
     if p.is_chain:
+        if p.node.block:
+            return BlockSequential(p.node.block, OrderedDict(children))
         return nn.Sequential(OrderedDict(children))
     graph = fx.Graph()
     values: list[fx.Node] = [graph.placeholder("x")]
