@@ -24,10 +24,11 @@ PY = sys.executable
 class Sample:
     seconds: float
     peak_mb: float
+    cpu: float = 0.0  # user + system seconds of the child: steadier than wall time on a loaded machine
 
 
 def run_process(cmd: Sequence[str], cwd: Path = ROOT) -> Sample:
-    """Run a command to completion; wall time and the child's own peak RSS (os.wait4)."""
+    """Run a command to completion; wall time, the child's own peak RSS and CPU time (os.wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -35,12 +36,30 @@ def run_process(cmd: Sequence[str], cwd: Path = ROOT) -> Sample:
     if os.waitstatus_to_exitcode(status) != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err}")
-    return Sample(elapsed, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    return Sample(elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)  # ru_maxrss: KiB on Linux
+
+
+def median_of(samples: Sequence[Sample]) -> Sample:
+    return Sample(
+        statistics.median(s.seconds for s in samples),
+        statistics.median(s.peak_mb for s in samples),
+        statistics.median(s.cpu for s in samples),
+    )
 
 
 def median_process(cmd: Sequence[str], repeats: int) -> Sample:
-    samples = [run_process(cmd) for _ in range(repeats)]
-    return Sample(statistics.median(s.seconds for s in samples), statistics.median(s.peak_mb for s in samples))
+    return median_of([run_process(cmd) for _ in range(repeats)])
+
+
+def interleaved(cmds: dict[str, Sequence[str]], repeats: dict[str, int]) -> dict[str, Sample]:
+    """Run each command ``repeats[name]`` times, in rounds (one of each per round, while it has runs left),
+    so that the machine's drift affects all of them alike; the medians of each."""
+    runs: dict[str, list[Sample]] = {name: [] for name in cmds}
+    for i in range(max(repeats.values())):
+        for name, cmd in cmds.items():
+            if i < repeats[name]:
+                runs[name].append(run_process(cmd))
+    return {name: median_of(samples) for name, samples in runs.items()}
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:

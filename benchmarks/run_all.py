@@ -65,12 +65,17 @@ def _threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+#: `netdsl train` cases of the full run (the quick run trains LeNet-5 only).
+TRAIN_CASES = ("lenet", "resnet18")
+
+
 def run(settings: Settings, threads: int) -> tuple[list[Row], dict[str, float]]:
     import bench_construction
     import bench_dry_run
     import bench_frontend
     import bench_optimized
     import bench_runtime
+    import bench_train
 
     m: dict[str, float] = {}
     timings: dict[str, float] = {}
@@ -80,6 +85,10 @@ def run(settings: Settings, threads: int) -> tuple[list[Row], dict[str, float]]:
     steps = [
         ("dry run", lambda: bench_dry_run.main(settings.dry_run)),
         ("front end", lambda: bench_frontend.main(settings.frontend)),
+        (
+            "training",
+            lambda: bench_train.main(settings.train, ("lenet", "resnet18") if settings.compile else ("lenet",)),
+        ),
         ("construction", lambda: bench_construction.main(settings.construction)),
         ("run time", lambda: bench_runtime.main(settings.runtime, train_pairs=settings.train)),
         ("optimised", lambda: bench_optimized.main(settings.optimized, settings.compile)),
@@ -133,6 +142,20 @@ def run(settings: Settings, threads: int) -> tuple[list[Row], dict[str, float]]:
             m["construct_ratio"] <= 1.15,
         ),
     ]
+    for key, title in (("lenet", "LeNet-5 28×28"), ("resnet18", "ResNet-18 (d2l) 96×96")):
+        if f"{key}_train_ratio" in m:
+            rows.append(
+                Row(
+                    f"`netdsl train` {title} vs a d2l train_ch6 loop: throughput",
+                    f"{m[f'{key}_train_img_s']:,.0f} img/s",
+                    f"{m[f'{key}_train_ref_img_s']:,.0f} img/s",
+                    f"{m[f'{key}_train_ratio']:.3f}×",
+                    "≥ 0.97×",
+                    m[f"{key}_train_ratio"] >= 0.97,
+                )
+            )
+            ratio = m[f"{key}_train_rss_ratio"]
+            rows.append(Row(f"`netdsl train` {title}: peak RSS", "", "", f"{ratio:.3f}×", "≤ 1.10×", ratio <= 1.10))
     for net, title in (("resnet50", "ResNet-50"), ("vgg16", "VGG-16")):
         for mode, what in (("eval", "eval forward"), ("train", "SGD step")):
             ratio = m[f"{net}_{mode}_ratio"]

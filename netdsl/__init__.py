@@ -6,6 +6,7 @@ Public API::
     netdsl.load(path, **params)     -> torch.nn.Module
     netdsl.summary(path, **params)  -> the dry run (a table in Jupyter; .to_dict())
     netdsl.render(path, depth=…)    -> graphviz.Digraph
+    netdsl.train(path, data=…, epochs=…, **options) -> (history, run_dir)
 
 Each takes ``text=…`` instead of a path (a notebook cell); a spec with errors raises
 :class:`SpecError` (see :mod:`netdsl.notebook`).
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["SpecError", "__version__", "analyze", "check", "load", "render", "summary"]
+__all__ = ["SpecError", "__version__", "analyze", "check", "load", "render", "summary", "train"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import graphviz
@@ -76,3 +77,17 @@ def __getattr__(name: str) -> Any:
 
         return SpecError
     raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from netdsl.training.run import TrainResult
+
+
+def train(spec: str | Path | None = None, **options: Any) -> TrainResult:
+    """Train a spec on a data set, as ``netdsl train`` does; returns ``(history, run_dir)``.
+
+    See :func:`netdsl.training.api.train` for the options (``data=``, ``epochs=``, ``batch_size=``, …).
+    """
+    from netdsl.training.api import train as _train
+
+    return _train(spec, **options)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from functools import lru_cache
 from typing import Literal
 
@@ -46,7 +45,7 @@ class Frame:
         where = f"{basename(self.span.file)}:{self.span.line}:{self.span.col}"
         if not self.instance:
             return f"in block {self.block}, inlined at {where}"
-        return f"in block {self.block}, used as {self.instance} at {where}"
+        return f"in block {self.block}, used as {show_name(self.instance)} at {where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +94,39 @@ class Abort(Exception):
     """Internal: stop a pass after a fatal diagnostic (already recorded)."""
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape instead.
+
+    Control bytes (NUL, ESC, BEL …), format characters (bidi overrides, zero-width marks) and
+    other non-printing characters become ``\\x1b``, ``\\u202e``: a spec (or a file name) cannot clear
+    the screen, retitle the terminal or reorder what is shown. Newlines are kept.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
+def _float_like(name: str) -> str | None:
+    """``module 3, child 5`` for a module name such as ``3.5``, which reads like a float; else None."""
+    head, dot, tail = name.partition(".")
+    return f"module {head}, child {tail}" if dot and head.isdigit() and tail.isdigit() else None
+
+
+def show_name(name: str) -> str:
+    """A module name as diagnostics and tables show it: ``3.5 (module 3, child 5)``, never a bare float."""
+    spelled = _float_like(name)
+    return f"{name} ({spelled})" if spelled else name
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate to a misspelt word, if any is close."""
+    from difflib import get_close_matches  # only on the error path (difflib is slow to import)
+
     match = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{match[0]}`?" if match else None
 
@@ -115,10 +145,13 @@ def _caret_block(span: Span, text: str) -> list[str]:
     lines = _lines(text)
     if not 1 <= span.line <= len(lines):
         return []
-    src = lines[span.line - 1].expandtabs(1)
+    raw = lines[span.line - 1].expandtabs(1)
     col = span.col - 1  # 0-based start of the caret
-    width = span.end_col - span.col if span.end_line == span.line else len(src) - col
-    width = max(1, min(width, max(1, len(src) - col)))
+    width = span.end_col - span.col if span.end_line == span.line else len(raw) - col
+    width = max(1, min(width, max(1, len(raw) - col)))
+    src = printable(raw)
+    if src is not raw:  # escapes are wider than the bytes they stand for: the caret follows the text
+        col, width = len(printable(raw[:col])), len(printable(raw[col : col + width]))
     if len(src) > MAX_SHOWN:  # a generated or minified spec: show the place, not 5,000 columns
         start = max(0, min(col - MAX_SHOWN // 3, len(src) - MAX_SHOWN))
         end = start + MAX_SHOWN
@@ -133,16 +166,17 @@ def format_diagnostic(d: Diagnostic, sources: Mapping[str, str], color: bool = F
     """Render one diagnostic the way compilers do: location, message, source line, caret."""
     red, yellow, bold, reset = ("\033[31m", "\033[33m", "\033[1m", "\033[0m") if color else ("",) * 4
     sev = (red if d.is_error else yellow) + d.severity + reset
-    where = f"{d.span}: " if d.span else ""
-    layer = f" (layer `{d.layer}`)" if d.layer else ""
-    out = [f"{bold}{where}{reset}{sev}[{d.code}]: {d.message}{layer}"]
+    where = f"{printable(str(d.span))}: " if d.span else ""
+    spelled = _float_like(d.layer) if d.layer else None
+    layer = f" (layer `{d.layer}`{', ' + spelled if spelled else ''})" if d.layer else ""
+    out = [f"{bold}{where}{reset}{sev}[{d.code}]: {printable(d.message)}{layer}"]
     if d.span and d.span.file in sources:
         out += _caret_block(d.span, sources[d.span.file])
     for frame in reversed(d.chain):
-        out.append(f"  {frame.describe()}")
-    out += [f"  note: {n}" for n in d.notes]
+        out.append(f"  {printable(frame.describe())}")
+    out += [f"  note: {printable(n)}" for n in d.notes]
     if d.hint:
-        out.append(f"  hint: {d.hint}")
+        out.append(f"  hint: {printable(d.hint)}")
     return "\n".join(out)
 
 

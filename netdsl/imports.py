@@ -28,7 +28,7 @@ from netdsl.syntax.parser import parse_text
 _LIBRARIES: dict[str, Path] = {}
 # (display name, text digest, syntax depth limit) → parse. Bounded by the text it holds, since a
 # parse tree takes a few hundred times its text's size: a long-lived process must not grow forever.
-_PARSE_CACHE: dict[tuple[str, bytes, int], S.Module | Diagnostic] = {}
+_PARSE_CACHE: dict[tuple[str, bytes, int, int], S.Module | Diagnostic] = {}
 _CACHE_BYTES = 1 << 20
 _cached_bytes = 0
 
@@ -87,6 +87,30 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
+def _not_utf8(
+    name: str, data: bytes, err: UnicodeDecodeError, sources: dict[str, str], span: Span | None
+) -> Diagnostic:
+    """E212 naming the first byte that is not UTF-8: its line, column and value, and what it may be.
+
+    The caret is under that byte; for an imported file the error stays at the ``import`` (where the
+    importing spec can be fixed) and its message names the byte's place in the imported file.
+    """
+    before = data[: err.start].decode("utf-8-sig")  # valid up to there
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    byte = data[err.start]
+    guess = bytes([byte]).decode("cp1252", errors="replace")
+    maybe = f" (in Latin-1/Windows-1252 it would be `{guess}`)" if guess.isprintable() and guess != "\ufffd" else ""
+    where = f"{name}:{line}:{col}" if span is not None else f"line {line}, column {col}"
+    what = f"byte 0x{byte:02x} at {where} is not valid UTF-8{maybe}"
+    if span is None:
+        sources[name] = data.decode("utf-8-sig", errors="replace")  # the echoed line shows `�` at the caret
+        span = Span(name, line, col, line, col + 1)
+    return Diagnostic(
+        "E212", f"{name} is not UTF-8 text: {what}", span, hint="save the file as UTF-8 (netdsl reads specs as UTF-8)"
+    )
+
+
 def read_spec(
     path: Path,
     sources: dict[str, str],
@@ -118,18 +142,18 @@ def read_spec(
             msg = f"with {name}, the spec and its imports hold more than {limits.max_total_bytes:,} bytes"
             return Diagnostic("E215", msg, span, hint=how_to_raise("max_total_bytes"))
         text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the spec
-    except UnicodeDecodeError:
-        return Diagnostic("E212", f"{name} is not UTF-8 text", span)
+    except UnicodeDecodeError as err:
+        return _not_utf8(name, data, err, sources, span)
     except OSError as err:
         return Diagnostic("E201", f"cannot read {name}: {err.strerror or err}", span)
     sources[name] = text
     # Keyed on the content, not the mtime: an edit within one mtime tick must not return a stale parse.
     # The bytes themselves are the key (a spec is small and the cache is bounded by bytes):
     # no digest to compute, and no hashlib to import on the dry-run path.
-    key = (name, data, limits.max_syntax_depth)
+    key = (name, data, limits.max_syntax_depth, limits.max_nodes)
     cached = _PARSE_CACHE.get(key)
     if cached is None:
-        cached = parse_text(text, name, limits.max_syntax_depth)
+        cached = parse_text(text, name, limits.max_syntax_depth, limits.max_nodes)
         if len(data) <= _CACHE_BYTES // 8:  # only spec-sized files; a huge one is parsed once anyway
             if _cached_bytes + len(data) > _CACHE_BYTES:
                 _PARSE_CACHE.clear()

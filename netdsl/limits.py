@@ -47,7 +47,7 @@ class Limits:
     max_total_bytes: int = 4 << 20  # a spec and all its imports together (E215)
     max_imports: int = 256  # imported files (E213)
     max_import_depth: int = 32  # a imports b imports c … (E214)
-    max_syntax_depth: int = 200  # levels of the syntax tree: braces, brackets, operators (E003)
+    max_syntax_depth: int = 200  # levels of nesting: each bracket and each operator inside one (E003)
     max_depth: int = 64  # nested statements: blocks, groups, repeats, merges, `if` arms (E131)
     max_repeat: int = 10_000  # one repeat count (E133)
     max_nodes: int = 200_000  # modules and repeat iterations after expansion (E132)
@@ -83,7 +83,7 @@ DESCRIPTIONS: dict[str, str] = {
     "max_total_bytes": "bytes of a spec and all its imports together",
     "max_imports": "imported files",
     "max_import_depth": "files importing files importing …",
-    "max_syntax_depth": "levels of nested braces, brackets and operators in a file",
+    "max_syntax_depth": "levels of nesting in a file: each (, [ and { and each operator inside brackets",
     "max_depth": "levels of nested statements: blocks, groups, repeats, merges, if arms",
     "max_repeat": "the count of one repeat",
     "max_nodes": "modules and repeat iterations after expansion",

@@ -29,10 +29,14 @@ __all__ = ["BUILTIN_LAYERS", "FUNCTIONS", "NetdslLexer"]
 
 #: The layer kinds netdsl registers itself (plugins may add more: they highlight as calls).
 BUILTIN_LAYERS = (
-    *("adaptive_avgpool", "adaptive_maxpool", "add", "avgpool", "batchnorm", "concat", "conv1d", "conv2d"),
-    *("dropout", "elu", "flatten", "gelu", "global_avgpool", "global_maxpool", "groupnorm", "hardsigmoid"),
-    *("hardswish", "identity", "layernorm", "leaky_relu", "linear", "lrn", "maxpool", "mul", "relu", "relu6"),
-    *("sigmoid", "silu", "softmax", "tanh", "upsample", "zeropad"),
+    *("adaptive_avgpool", "adaptive_avgpool1d", "adaptive_avgpool2d", "adaptive_avgpool3d", "adaptive_maxpool"),
+    *("adaptive_maxpool1d", "adaptive_maxpool2d", "adaptive_maxpool3d", "add", "avgpool", "avgpool1d", "avgpool2d"),
+    *("avgpool3d", "batchnorm", "batchnorm1d", "batchnorm2d", "batchnorm3d", "concat", "conv1d", "conv2d", "conv3d"),
+    *("conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "dropout", "dropout1d", "dropout2d", "dropout3d"),
+    *("elu", "flatten", "gelu", "global_avgpool", "global_maxpool", "groupnorm", "hardsigmoid", "hardswish"),
+    *("identity", "layernorm", "layernorm2d", "leaky_relu", "linear", "lrn", "maxpool", "maxpool1d", "maxpool2d"),
+    *("maxpool3d", "mul", "permute", "prelu", "relu", "relu6", "reshape", "sigmoid", "silu", "softmax"),
+    *("stochastic_depth", "tanh", "to_map", "to_tokens", "transpose", "upsample", "zeropad"),
 )
 #: The functions of netdsl expressions.
 FUNCTIONS = ("min", "max", "abs", "int", "len")

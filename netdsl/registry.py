@@ -19,6 +19,8 @@ from netdsl.layers import (
     no_cost,
     register,
 )
+from netdsl.layers.ranks import declare as declare_ranks
+from netdsl.layers.ranks import expect_rank
 
 __all__ = [
     "FAMILIES",
@@ -31,6 +33,8 @@ __all__ = [
     "Shape",
     "ShapeError",
     "Window",
+    "declare_ranks",
+    "expect_rank",
     "no_cost",
     "register",
 ]

@@ -6,9 +6,12 @@ Every ``tests/bad_specs/**/*.net`` starts with its expectations::
     # expect: E203 b.net:2:1 a.net     the error lies in another file (relative to this one)
     # expect: E206 - net               no source location
     # params: num_clases=10            net parameter overrides (as ``--set``)
+    # limits: max_nodes=20             limits of the run (as ``--max-nodes``; with a ``params:`` line, so
+                                       that the CLI test, which runs cases without settings, skips it)
 
 A file with several ``expect`` lines has that many independent mistakes and must
-report exactly that many errors (no cascades, none lost). Golden files under
+report exactly that many errors (no cascades, none lost); an expected warning (``W…``)
+is counted with them. Files are read as bytes: a spec that is not UTF-8 is a case too. Golden files under
 ``tests/golden/diagnostics`` pin the full rendering of representative cases;
 ``NETDSL_UPDATE_GOLDEN=1`` rewrites them.
 """
@@ -27,8 +30,9 @@ from hypothesis import strategies as st
 from netdsl.atomic import write_atomic
 from netdsl.cli.common import parse_overrides
 from netdsl.errors import MAX_SHOWN, Diagnostic, format_diagnostics
+from netdsl.limits import Limits
 from netdsl.lower.expr import Value
-from netdsl.pipeline import analyze
+from netdsl.pipeline import Analysis, analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "bad_specs"
@@ -52,6 +56,19 @@ class Case:
     path: Path
     expects: list[Expect] = field(default_factory=list)
     params: dict[str, Value] = field(default_factory=dict)
+    limits: Limits | None = None
+
+    def analyze(self, path: Path | None = None) -> Analysis:
+        return analyze(self.path if path is None else path, self.params, limits=self.limits)
+
+    def reported(self, result: Analysis) -> list[Diagnostic]:
+        """The errors, and the warnings whose codes the case expects, in the order they were reported."""
+        wanted = {e.code for e in self.expects if e.code.startswith("W")}
+        return [d for d in result.diagnostics if d.is_error or d.code in wanted]
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def _parse_location(loc: str) -> tuple[str | None, int | None, int | None]:
@@ -63,7 +80,7 @@ def _parse_location(loc: str) -> tuple[str | None, int | None, int | None]:
 
 def read_case(path: Path) -> Case:
     case = Case(path)
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in _text(path).splitlines():
         if not line.startswith("#"):
             break
         if m := _EXPECT.match(line):
@@ -71,15 +88,19 @@ def read_case(path: Path) -> Case:
             case.expects.append(Expect(m.group(1), file, ln, col, m.group(3)))
         elif line.startswith("# params:"):
             case.params = parse_overrides([p.strip() for p in line.removeprefix("# params:").split(",")])
+        elif line.startswith("# limits:"):
+            given = parse_overrides([p.strip() for p in line.removeprefix("# limits:").split(",")])
+            case.limits = Limits(**given)  # type: ignore[arg-type]
     assert case.expects, f"{path} has no `# expect:` header"
     return case
 
 
-CASES = sorted(CORPUS.rglob("*.net"))
+# A spec that is not UTF-8 is named `*.net.latin1`, so that tools reading the corpus as text skip it.
+CASES = sorted([*CORPUS.rglob("*.net"), *CORPUS.rglob("*.net.latin1")])
 
 
 def _id(path: Path) -> str:
-    return str(path.relative_to(CORPUS).with_suffix(""))
+    return str(path.relative_to(CORPUS)).removesuffix(".latin1").removesuffix(".net")
 
 
 def test_corpus_is_large_and_covers_the_codes() -> None:
@@ -93,8 +114,8 @@ def test_corpus_is_large_and_covers_the_codes() -> None:
 @pytest.mark.parametrize("path", CASES, ids=_id)
 def test_one_mistake_one_error(path: Path) -> None:
     case = read_case(path)
-    result = analyze(path, case.params)
-    errors = result.errors
+    result = case.analyze()
+    errors = case.reported(result)
     rendered = format_diagnostics(result.diagnostics, result.sources)
     assert len(errors) == len(case.expects), f"expected {len(case.expects)} error(s), got:\n{rendered}"
     for want, got in zip(case.expects, errors, strict=True):
@@ -118,7 +139,7 @@ def _check_location(path: Path, want: Expect, got: Diagnostic, rendered: str) ->
     gutter = f"{want.line:>4} | "
     i = next(i for i, ln in enumerate(lines) if ln.startswith(gutter))
     caret = lines[i + 1].index("^")
-    source = file.read_text(encoding="utf-8").splitlines()[want.line - 1].expandtabs(1)
+    source = _text(file).splitlines()[want.line - 1].expandtabs(1)
     if len(source) <= MAX_SHOWN:
         assert caret == len(gutter) + want.col - 1
     else:  # a long line is shown as a window: the caret is still under the same text
@@ -157,6 +178,22 @@ GOLDEN_CASES = [
     "shape_too_small",
     "recursion_mutual",
     "multi_three_errors",
+    # issue 21: the remaining rough edges of bad input, one golden each
+    "output_control_bytes",
+    "nesting_parentheses",
+    "nesting_flat_chain",
+    "not_utf8",
+    "hint_python_for_loop",
+    "hint_label_without_colon",
+    "hint_arguments_without_parens",
+    "hint_brace_closes_net_early",
+    "hint_repeat_line_break",
+    "homoglyph_cyrillic",
+    "pytorch_conv_argument_order",
+    "block_reads_net_param",
+    "layer_name_float_like",
+    "shape_collapsed_map",
+    "limit_statements_crossed_early",
 ]
 
 
@@ -164,15 +201,17 @@ GOLDEN_CASES = [
 def test_golden_rendering(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # file names in the rendering are relative to the working directory
     path = Path("tests/bad_specs") / f"{name}.net"
-    result = analyze(path, read_case(path).params)
+    path = path if path.exists() else path.with_name(f"{name}.net.latin1")
+    result = read_case(path).analyze(path)
     text = format_diagnostics(result.diagnostics, result.sources) + "\n"
     golden = GOLDEN / f"{name}.txt"
     if os.environ.get("NETDSL_UPDATE_GOLDEN"):
         write_atomic(golden, text)  # like every output: an interrupted update leaves the old file whole
     assert text == golden.read_text(encoding="utf-8")
     # What every rendering must show: file:line:col, the source line, a caret, and the hint.
-    first = result.errors[0]
-    assert text.startswith(f"{path}:{first.span.line}:{first.span.col}: error[{first.code}]") if first.span else True
+    first = result.diagnostics[0]
+    head = f"{path}:{first.span.line}:{first.span.col}: {first.severity}[{first.code}]" if first.span else ""
+    assert text.startswith(head)
     assert "^" in text and "hint:" in text
 
 
@@ -282,3 +321,25 @@ def test_a_very_long_line_is_shown_around_the_caret(where: int) -> None:
     assert len(shown) <= len("   1 | ") + MAX_SHOWN + 2
     start = caret.index("^")
     assert caret.count("^") == 6 and shown[start : start + 6] == "cnov2d"
+
+
+def test_control_bytes_are_escaped_everywhere_and_the_caret_follows() -> None:
+    """A spec cannot drive the terminal through its diagnostics; escapes before the caret keep it aligned."""
+    from netdsl.errors import Diagnostic, Span, format_diagnostic
+
+    line = "\x1b[2J\x07x = cnov2d  # \x00\u202e"
+    d = Diagnostic("E101", "unknown `\x1b]0;title\x07`", Span("t\x1bnet", 1, 10, 1, 16), hint="see \x9b")
+    text = format_diagnostic(d, {"t\x1bnet": line + "\n"})
+    assert not any(c in text for c in "\x1b\x07\x00\u202e\x9b"), text
+    shown, caret = text.splitlines()[1:3]
+    start = caret.index("^")
+    assert shown[start : start + 6] == "cnov2d" and caret.count("^") == 6
+    assert text.startswith("t\\x1bnet:1:10: error[E101]: unknown `\\x1b]0;title\\x07`")
+
+
+def test_float_like_module_names_are_spelt_out() -> None:
+    """`3.5` (module 3, child 5) reads like a float: diagnostics spell it out; `state_dict` keys stay `3.5`."""
+    result = analyze(CORPUS / "layer_name_float_like.net")
+    (err,) = result.errors
+    assert err.layer == "3.5"
+    assert "(layer `3.5`, module 3, child 5)" in format_diagnostics(result.diagnostics, result.sources)

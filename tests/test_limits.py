@@ -122,7 +122,7 @@ def test_import_count_and_depth(tmp_path: Path) -> None:
     "text",
     [
         "(" * 10_000,  # a file of 10,000 `(`: a syntax error, not a RecursionError
-        "net A { input(3, 8, 8)\n conv2d(" + "(" * 10_000 + "3" + ")" * 10_000 + ", 3) }",  # no nesting: fine
+        "net A { input(3, 8, 8)\n conv2d(" + "(" * 10_000 + "3" + ")" * 10_000 + ", 3) }",  # nests as `[` does
         "net A { input(3, 8, 8)\n conv2d(" + "[" * 10_000 + "1" + "]" * 10_000 + ", 3) }",
         "net A { input(3, 8, 8)\n" + "{" * 10_000 + "relu" + "}" * 10_000 + "}",
         "net A { input(3, 8, 8)\n conv2d(" + "1 + " * 10_000 + "3, 3) }",
@@ -137,12 +137,45 @@ def test_deep_syntax_is_a_diagnostic_at_the_place(tmp_path: Path, text: str) -> 
     a = analyze(path)
     if text.startswith("("):
         assert only_error(a)[0] == "E002"
-    elif "((" in text:
-        assert a.ok
-    else:
+    else:  # every bracket kind counts the same (issue 21: 400,000 nested `(` used to be accepted)
         code, line, col = only_error(a)
-        assert (code, line) == ("E003", 2) and text.splitlines()[1][col - 1] in "[{1-n"  # within the nesting
+        assert (code, line) == ("E003", 2) and text.splitlines()[1][col - 1] in "([{1-n"  # within the nesting
         assert "200 levels" in a.errors[0].message and raised_by("max_syntax_depth", a)
+
+
+def test_a_flat_chain_is_not_nesting(tmp_path: Path) -> None:
+    """199 terms are 198 levels where they stand (issue 21: they used to count as 208 levels of the tree)."""
+    a = analyze(spec(tmp_path, "    conv2d(" + " + ".join(["1"] * 199) + ", 3)"))
+    assert a.ok and a.shapes is not None and a.shapes.output == (199, 30, 30)
+    a = analyze(spec(tmp_path, "    conv2d(" + " + ".join(["1"] * 200) + ", 3)"))
+    assert only_error(a) == ("E003", 3, 12) and "200 levels" in a.errors[0].message  # the chain, from its start
+
+
+def test_every_bracket_kind_counts_the_same(tmp_path: Path) -> None:
+    for open_, close in (("(", ")"), ("[", "]")):  # `conv2d(` and the net's `{` are two levels
+        a = analyze(spec(tmp_path, "    conv2d(" + open_ * 198 + "8" + close * 198 + ", 3)"))
+        assert not [e for e in a.errors if e.code == "E003"], (open_, a.errors)
+        a = analyze(spec(tmp_path, "    conv2d(" + open_ * 199 + "8" + close * 199 + ", 3)"))
+        assert only_error(a) == ("E003", 3, 12 + 198), open_
+    a = analyze(spec(tmp_path, "    " + "{" * 200 + "relu" + "}" * 200))
+    assert only_error(a) == ("E003", 3, 5 + 199)
+
+
+def test_nested_parentheses_stop_at_once(tmp_path: Path) -> None:
+    path = spec(tmp_path, "    conv2d(" + "(" * 400_000 + "8" + ")" * 400_000 + ", 3)")
+    start = time.process_time()
+    a = analyze(path, limits=Limits(max_file_bytes=1 << 21, max_total_bytes=1 << 21))
+    assert only_error(a)[0] == "E003" and time.process_time() - start < 1.0  # it used to take 2.6 s
+
+
+def test_a_file_with_more_statements_than_modules_stops_where_it_crosses(tmp_path: Path) -> None:
+    """A huge generated file stops as its parse crosses max_nodes, not after parsing all of it (issue 21)."""
+    path = spec(tmp_path, "    relu\n" * 300_000)
+    limits = Limits(max_nodes=20_000, max_file_bytes=1 << 23, max_total_bytes=1 << 23)
+    start = time.process_time()
+    a = analyze(path, limits=limits)
+    assert only_error(a) == ("E132", 2 + 20_000, 5) and raised_by("max_nodes", a)  # `input` is the first
+    assert time.process_time() - start < 2.0  # a 20,000-statement parse, not 300,000
 
 
 def test_syntax_depth_can_be_raised(tmp_path: Path) -> None:

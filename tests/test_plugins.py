@@ -193,6 +193,25 @@ def test_broken_installed_plugin_can_be_skipped(tmp_path: Path) -> None:
     assert skipped.returncode == 0, skipped.stderr
 
 
+def test_plugin_schema_errors_still_fail_at_registration() -> None:
+    """Built-in schemas build on first use (start-up); a plugin's is built as it registers, so a schema
+    pydantic cannot build still fails the plugin's load, naming plugin and layer (issue 21)."""
+    done = netdsl("check", "specs/lenet5.net", "--plugin", "bad_schema", path=[TEST_PLUGINS])
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("netdsl: error: plugin `bad_schema` (--plugin): layer `bad_schema`: "
+                                  "its schema cannot be built: PydanticSchemaGenerationError")  # fmt: skip
+    assert "Traceback" not in done.stderr
+
+
+def test_plugin_schema_is_built_when_it_registers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(TEST_PLUGINS))
+    monkeypatch.setenv(plugins.DISABLE_ENV, "1")
+    monkeypatch.delenv("NETDSL_PLUGINS", raising=False)
+    with pytest.raises(plugins.PluginError, match="layer `bad_schema`: its schema cannot be built"):
+        plugins.load_plugins(["bad_schema"])
+    assert "bad_schema" not in REGISTRY  # rolled back like any failed plugin
+
+
 def test_plugin_may_not_replace_the_shipped_library() -> None:
     done = netdsl("check", "specs/lenet5.net", "--plugin", "lib_clash", path=[TEST_PLUGINS])
     assert done.returncode == 3 and "block library `netdsl` is already registered" in done.stderr

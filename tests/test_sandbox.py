@@ -205,6 +205,13 @@ def _dotted(node: ast.expr) -> str:
     return "?"
 
 
+def _weights_only(call: ast.Call) -> bool:
+    """``torch.load(..., weights_only=True)``: torch's restricted unpickler (tensors and containers only)."""
+    return any(
+        k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords
+    )
+
+
 def unsafe_calls(source: str, rel: str) -> list[str]:
     """Calls that run code, unpickle or import by a computed name (``import_module`` only in plugins.py)."""
     tree = ast.parse(source)
@@ -217,7 +224,7 @@ def unsafe_calls(source: str, rel: str) -> list[str]:
             (isinstance(call.func, ast.Name) and call.func.id in _FORBIDDEN_CALLS)
             or parts[-2:] in _FORBIDDEN_ATTRS
             or (parts[-1] == "import_module" and rel != "netdsl/layers/plugins.py")
-            or (parts[0] == "torch" and parts[-1] == "load")  # unpickling
+            or (parts[0] == "torch" and parts[-1] == "load" and not _weights_only(call))  # unpickling
             or (name == "getattr" and constants & _FORBIDDEN_CALLS)  # getattr(builtins, "eval")
         ):
             found.append(f"{rel}:{call.lineno}: {name}(")
@@ -252,6 +259,9 @@ def test_the_scanners_see_what_they_look_for() -> None:
     bad = "import importlib, pickle\neval('1')\nimportlib.import_module(x)\ngetattr(builtins, 'exec')\ntorch.load(p)\n"
     assert len(unsafe_calls(bad, "netdsl/x.py")) == 5
     assert unsafe_calls("importlib.import_module(x)\nmodel.eval()\n", "netdsl/layers/plugins.py") == []
+    unsafe = "torch.load(p, weights_only=False)\ntorch.load(p, weights_only=flag)\n"
+    assert len(unsafe_calls(unsafe, "netdsl/x.py")) == 2
+    assert unsafe_calls("torch.load(p, map_location='cpu', weights_only=True)\n", "netdsl/x.py") == []
     bad = "Path(p).write_text(s)\nopen(p, 'wb')\ntorch.save(m, p)\nos.open(p, os.O_WRONLY)\n"
     assert len(direct_writes(bad, "netdsl/x.py")) == 4
     good = "save_atomic(out, lambda tmp: torch.save(s, tmp))\nopen(p)\nsys.stderr.write(m)\n"

@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     from netdsl.cli import common
+    from netdsl.errors import printable
     from netdsl.limits import using
 
     # A `kill` midway through writing an output must not leave a temporary file beside it (nor
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with using(limits):  # every analysis this command runs gets the command line's limits
             return int(BY_NAME[args.command].load().run(args))
     except common.UsageError as err:
-        print(f"netdsl {args.command}: error: {err}", file=sys.stderr)
+        print(f"netdsl {args.command}: error: {printable(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("netdsl: interrupted", file=sys.stderr)
@@ -109,13 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except OSError as err:  # the machine's trouble, not netdsl's: a full disk, an unwritable directory
-        print(f"netdsl {args.command}: error: {err}", file=sys.stderr)
+        print(f"netdsl {args.command}: error: {printable(str(err))}", file=sys.stderr)
         return EXIT_SPEC
     except Exception as err:  # a netdsl bug, never the user's mistake: one line, not a traceback
         if os.environ.get("NETDSL_DEBUG"):
             raise
         print(
-            f"netdsl {args.command}: internal error: {type(err).__name__}: {str(err)[:500]}\n"
+            f"netdsl {args.command}: internal error: {type(err).__name__}: {printable(str(err)[:500])}\n"
             "  this is a bug in netdsl: please report it with the spec; NETDSL_DEBUG=1 shows the traceback",
             file=sys.stderr,
         )

@@ -37,8 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
         choices=list(FORMATS),
-        help="state_dict (.pt, the default), torchscript (.pt via torch.jit.script; the default and the only "
-        "choice with --optimize inference) or python (standalone source)",
+        help="state_dict (.pt, the default), torchscript (.pt via torch.jit.script; the default with --optimize "
+        "inference), python (standalone source) or onnx (.onnx, dynamic batch; --verify runs it in onnxruntime)",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="load this state_dict (strict) before writing: a plain state_dict, a `netdsl train` checkpoint, "
+        "or torchvision's .pth; keys that do not fit are reported at their spec line",
     )
     p.add_argument("--seed", type=int, help="seed the initialisation: the same seed gives bit-identical weights")
     p.add_argument(
@@ -109,7 +115,7 @@ def _output_format(args: argparse.Namespace) -> str:
         )
     if args.device == "meta":
         raise UsageError("--optimize inference runs the model, so it needs weights: it cannot use --device meta")
-    return "torchscript"
+    return fmt or "torchscript"
 
 
 def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
@@ -120,12 +126,16 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     assert analysis.net is not None and analysis.shapes is not None
     notes = []
     module = None
-    if FORMATS[args.format].needs_module or args.verify:
+    if FORMATS[args.format].needs_module or args.verify or args.weights is not None:
         try:
             # Optimised after --verify, which hooks the spec's own modules.
             module = build(analysis, seed=args.seed, init=args.init, device=args.device, inplace=args.inplace)
         except ValueError as err:  # a bad --device or an --optimize mode this build does not offer
             raise UsageError(str(err)) from None
+    if args.weights is not None and module is not None:
+        from netdsl.backends.torch.weights import load_weights
+
+        notes.append(f"loaded {load_weights(module, args.weights, analysis)} tensors from {args.weights}")
     if args.verify and module is not None:
         cause = first_cause(verify(module, analysis))
         if cause is not None:
@@ -136,7 +146,11 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
             )
             return 1
         notes.append(f"verified {len(analysis.shapes.nodes)} modules")
-    if args.optimize == "inference" and module is not None:
+    if args.optimize == "inference" and args.format == "onnx":
+        # The optimised module is a frozen TorchScript/oneDNN graph, which torch.onnx cannot export;
+        # onnxruntime folds BatchNorm and fuses on its own when it loads the file.
+        notes.append("ONNX holds the eval model: the optimised TorchScript build does not export (onnxruntime fuses)")
+    elif args.optimize == "inference" and module is not None:
         from netdsl.backends.torch.optimize import example_input, optimize_for_inference
 
         example = example_input(analysis.shapes.input_shape, device=args.device)
@@ -147,7 +161,7 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     if args.device == "meta" and args.format != "python":
         written = None  # a weightless file would load as silent garbage: write nothing
         notes.append("built on the meta device: no weights, nothing written")
-    elif not FORMATS[args.format].store(module, analysis, args, out):
+    elif not FORMATS[args.format].store(module, analysis, args, out, notes):
         return 1
     where = f" → {written} ({args.format}, {fmt_bytes(written.stat().st_size)})" if written else ""
     extra = f"; {'; '.join(notes)}" if notes else ""
@@ -155,7 +169,9 @@ def _build(args: argparse.Namespace, analysis: Analysis, out: Path) -> int:
     return 0
 
 
-def _write_python(module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path) -> bool:
+def _write_python(
+    module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path, notes: list[str]
+) -> bool:
     from netdsl.backends.python.codegen import CodegenError, emit
 
     try:
@@ -166,7 +182,9 @@ def _write_python(module: nn.Module | None, analysis: Analysis, args: argparse.N
     return True
 
 
-def _write_state_dict(module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path) -> bool:
+def _write_state_dict(
+    module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path, notes: list[str]
+) -> bool:
     import torch
 
     assert module is not None
@@ -175,7 +193,9 @@ def _write_state_dict(module: nn.Module | None, analysis: Analysis, args: argpar
     return True
 
 
-def _write_torchscript(module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path) -> bool:
+def _write_torchscript(
+    module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path, notes: list[str]
+) -> bool:
     assert module is not None
     return _save_torchscript(module, out)
 
@@ -185,15 +205,46 @@ class Format:
     """An output format of ``netdsl build``: its default suffix and its writer (False when it reported a failure)."""
 
     suffix: str
-    store: Callable[[nn.Module | None, Analysis, argparse.Namespace, Path], bool]
+    store: Callable[[nn.Module | None, Analysis, argparse.Namespace, Path, list[str]], bool]
     needs_module: bool = True  # the source writer needs no built module (unless --verify)
 
+
+def _write_onnx(
+    module: nn.Module | None, analysis: Analysis, args: argparse.Namespace, out: Path, notes: list[str]
+) -> bool:
+    from netdsl.backends.onnx import OPSET, ExportError, compare, export
+
+    assert module is not None and analysis.shapes is not None
+    shape = analysis.shapes.input_shape
+    try:
+        export(module, shape, out)
+    except ExportError as err:
+        print(f"netdsl build: error: {err}; --format torchscript or state_dict still work", file=sys.stderr)
+        return False
+    notes.append(f"opset {OPSET}, dynamic batch, checked by onnx.checker")
+    if args.verify:
+        diff = compare(out, module, shape)
+        if not diff <= ONNX_TOLERANCE:
+            out.unlink(missing_ok=True)
+            print(
+                f"{args.spec}: onnxruntime differs from the eager module by {diff:.2e} (relative; limit "
+                f"{ONNX_TOLERANCE:.0e}) at batch 1 and 3; nothing written",
+                file=sys.stderr,
+            )
+            return False
+        notes.append(f"onnxruntime agrees with eager to {diff:.1e} (relative, batches 1 and 3)")
+    return True
+
+
+#: ``--verify`` of an ONNX file: the largest |onnxruntime − eager| over the largest |eager| output.
+ONNX_TOLERANCE = 1e-4
 
 #: Output format → writer (a new format is one writer plus one row here).
 FORMATS: dict[str, Format] = {
     "state_dict": Format(".pt", _write_state_dict),
     "torchscript": Format(".pt", _write_torchscript),
     "python": Format(".py", _write_python, needs_module=False),
+    "onnx": Format(".onnx", _write_onnx),
 }
 
 

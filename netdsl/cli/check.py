@@ -8,8 +8,9 @@ import sys
 
 from netdsl.cli.common import parse_input, parse_overrides, report
 from netdsl.cli.options import spec_options
+from netdsl.errors import printable
 from netdsl.pipeline import analyze
-from netdsl.shapes.report import human
+from netdsl.units import count as human  # (not shapes.report: its csv and json are not needed here)
 
 DESCRIPTION = (
     "Validate each spec fully: syntax, names, blocks, arguments and static shape "
@@ -42,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
             out = "×".join(map(str, result.shapes.output or ()))
             warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
             print(
-                f"{spec}: ok: net {result.net.name}, {len(result.shapes.layers())} layers, "
+                f"{printable(spec)}: ok: net {result.net.name}, {len(result.shapes.layers())} layers, "
                 f"{t.params:,} params, {human(t.macs)} MACs, output N×{out}{warn}"
             )
         else:
-            print(f"{spec}: {len(result.errors)} error(s)", file=sys.stderr)
+            print(f"{printable(spec)}: {len(result.errors)} error(s)", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(docs, indent=2))
     return status

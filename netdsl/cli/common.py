@@ -8,7 +8,7 @@ import re
 import sys
 from typing import Any
 
-from netdsl.errors import Diagnostic, format_diagnostics
+from netdsl.errors import Diagnostic, format_diagnostics, printable
 from netdsl.limits import Limits
 from netdsl.lower.expr import Value
 
@@ -65,7 +65,7 @@ def load_plugins(args: argparse.Namespace) -> int | None:
     try:
         load(getattr(args, "plugin", []) or [])
     except PluginError as err:
-        print(f"netdsl: error: {err}", file=sys.stderr)
+        print(f"netdsl: error: {printable(str(err))}", file=sys.stderr)
         return 3
     return None
 

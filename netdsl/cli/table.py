@@ -84,12 +84,26 @@ def _fmt() -> ModuleType:
     return fmt
 
 
+def _train() -> ModuleType:
+    from netdsl.cli import train
+
+    return train
+
+
+def _evaluate() -> ModuleType:
+    from netdsl.cli import evaluate
+
+    return evaluate
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("check", "validate specs (parse, names, blocks, shapes); one line per file", _check),
     Command("shapes", "dry run: per-layer shapes, parameters, MACs (no torch)", _shapes),
     Command("build", "compile a spec to a torch.nn.Module and save it", _build),
     Command("render", "draw the net as a diagram (graphviz)", _render),
     Command("layers", "list layer kinds, or show one kind's parameters", _layers),
+    Command("train", "train a spec on a data set (one process or torchrun); checkpoints, metrics, curves", _train),
+    Command("evaluate", "evaluate weights on a data set: top-1/top-5, per-class accuracy, confusion", _evaluate),
     Command("lsp", "run the language server for editors (stdio; needs the lsp extra)", _lsp),
     Command("fmt", "format specs in the canonical layout (comments kept); --check for CI", _fmt),
 )

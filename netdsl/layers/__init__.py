@@ -8,7 +8,7 @@ Nothing here imports torch at import time: builders import it in their bodies, a
 by builders. A new layer kind is one file here (or a plugin) plus its test row.
 """
 
-from netdsl.layers import activation, conv, linear, merge, misc, norm, pool
+from netdsl.layers import activation, conv, conv_transpose, extra, linear, merge, misc, norm, pool, tensor
 from netdsl.layers.registry import (
     FAMILIES,
     REGISTRY,
@@ -37,6 +37,8 @@ __all__ = [
     "Window",
     "activation",
     "conv",
+    "conv_transpose",
+    "extra",
     "linear",
     "merge",
     "misc",
@@ -44,4 +46,5 @@ __all__ = [
     "norm",
     "pool",
     "register",
+    "tensor",
 ]

@@ -13,14 +13,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, ValidationInfo
 
 from netdsl.layers.arith import effective_kernel, window_out
+
+# The rank vocabulary and its one check live in netdsl.layers.ranks; re-exported here.
+from netdsl.layers.ranks import AXES as AXES
+from netdsl.layers.ranks import RANK_NAMES as RANK_NAMES
+from netdsl.layers.ranks import expect_rank as expect_rank
 from netdsl.layers.registry import Params, Shape, ShapeError, Window, WindowRule
 from netdsl.memo import IdentityMemo
 from netdsl.units import shape_tuple
-
-#: Human names of the spatial axes, by number of spatial dimensions.
-AXES: dict[int, tuple[str, ...]] = {1: ("length",), 2: ("height", "width")}
-#: How an input of each rank is written in messages ("(C, H, W)").
-RANK_NAMES: dict[int, str] = {1: "(F,)", 2: "(C, L)", 3: "(C, H, W)"}
 
 
 class LayerParams(Params):
@@ -123,20 +123,12 @@ def one_input(inputs: Sequence[Shape]) -> Shape:
     return inputs[0]
 
 
-def expect_rank(kind: str, shape: Shape, ranks: Sequence[int], hint: str | None = None) -> int:
-    """Refuse inputs of the wrong rank: ``conv2d expects a (C, H, W) input, got (4096,)``."""
-    if len(shape) not in ranks:
-        wanted = " or ".join(RANK_NAMES.get(r, f"rank-{r}") for r in ranks)
-        raise ShapeError(f"{kind} expects a {wanted} input, got {fmt_shape(shape)}", hint=hint)
-    return len(shape)
-
-
 def spatial(kind: str, field: str, value: int | tuple[int, ...], n: int) -> tuple[int, ...]:
     """Expand an int to ``n`` spatial values, or check that a tuple has ``n`` of them."""
     if isinstance(value, int):
         return (value,) * n
     if len(value) != n:
-        want = "an int or a pair" if n == 2 else "an int"
+        want = {1: "an int", 2: "an int or a pair"}.get(n, f"an int or {n} values")
         raise ShapeError(
             f"{kind} on a {RANK_NAMES[n + 1]} input takes {field} as {want}, got {value}",
             hint=f"the {n}-D form of {kind} needs {n} value{'s' if n > 1 else ''} per window setting",

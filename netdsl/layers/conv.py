@@ -1,4 +1,4 @@
-"""Convolutions: ``conv1d`` and ``conv2d`` (nn.Conv1d / nn.Conv2d).
+"""Convolutions: ``conv1d``, ``conv2d`` and ``conv3d`` (nn.Conv1d / nn.Conv2d / nn.Conv3d).
 
 The input channel count is never written by the user: it is read off the input
 shape. Output sizes come from :func:`netdsl.layers.arith.window_out` through the same
@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import prod
-from typing import TYPE_CHECKING, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from netdsl.layers.arith import same_padding
 from netdsl.layers.common import (
+    RANK_NAMES,
     LayerParams,
     NonNegPair,
     NonNegSingle,
     Pos,
     PosPair,
     PosSingle,
+    at_least,
     compact,
     expect_rank,
     fmt_grid,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 Padding = Literal["same", "valid"]
+PosTriple = Annotated[int | tuple[int, int, int], AfterValidator(at_least(1))]
+NonNegTriple = Annotated[int | tuple[int, int, int], AfterValidator(at_least(0))]
 
 _K = "window size along each spatial axis (int, or one value per axis)"
 _S = "step between windows (int, or one value per axis); 'same' padding needs 1"
@@ -92,6 +96,24 @@ class Conv1dParams(_ConvParams):
     dilation: PosSingle = Field(1, description=_D)
 
 
+class Conv3dParams(_ConvParams):
+    """Parameters of ``conv3d``."""
+
+    KIND: ClassVar[str] = "conv3d"
+    RANK: ClassVar[int] = 3
+
+    kernel_size: PosTriple = Field(description=_K)
+    stride: PosTriple = Field(1, description=_S)
+    padding: NonNegTriple | Padding = Field(0, description=_P)
+    dilation: PosTriple = Field(1, description=_D)
+
+
+def triple(values: tuple[int, ...]) -> tuple[int, int, int]:
+    """Narrow a resolved 3-axis tuple for torch's typed constructors."""
+    first, second, third = values
+    return first, second, third
+
+
 @rank_windows
 def conv_windows(p: _ConvParams, shape: Shape) -> tuple[Window, ...]:
     """One resolved window per spatial axis ('same' split the PyTorch way, odd pixel at the end)."""
@@ -111,14 +133,14 @@ def conv_windows(p: _ConvParams, shape: Shape) -> tuple[Window, ...]:
     )
 
 
+_BY_RANK = {2: "conv1d", 3: "conv2d", 4: "conv3d"}
+
+
 def _rank_hint(p: _ConvParams, shape: Shape) -> str | None:
     if len(shape) == 1:
         return f"{p.KIND} needs a feature map; a flat (F,) vector has no spatial axes left"
-    if len(shape) == 2 and p.RANK == 2:
-        return "use conv1d for a (C, L) input"
-    if len(shape) == 3 and p.RANK == 1:
-        return "use conv2d for a (C, H, W) input"
-    return None
+    other = _BY_RANK.get(len(shape))
+    return f"use {other} for a {RANK_NAMES[len(shape)]} input" if other else None
 
 
 def conv_shape(p: _ConvParams, inputs: Sequence[Shape]) -> Shape:
@@ -141,7 +163,7 @@ def conv_cost(p: _ConvParams, inputs: Sequence[Shape], output: Shape) -> Cost:
 
 
 def conv_build(p: _ConvParams, inputs: Sequence[Shape], output: Shape) -> nn.Module:
-    """nn.Conv1d / nn.Conv2d with the input channels read from the input shape."""
+    """nn.Conv1d / nn.Conv2d / nn.Conv3d with the input channels read from the input shape."""
     from torch import nn
 
     cin, n = inputs[0][0], p.RANK
@@ -158,6 +180,18 @@ def conv_build(p: _ConvParams, inputs: Sequence[Shape], output: Shape) -> nn.Mod
             pair(stride),
             pad2,
             pair(dilation),
+            groups=p.groups,
+            bias=p.bias,
+        )
+    if n == 3:
+        pad3 = padding if isinstance(padding, str) else triple(padding)
+        return nn.Conv3d(
+            cin,
+            p.out_channels,
+            triple(kernel),
+            triple(stride),
+            pad3,
+            triple(dilation),
             groups=p.groups,
             bias=p.bias,
         )
@@ -185,6 +219,7 @@ _ALIASES = {"k": "kernel_size", "s": "stride", "p": "padding"}
 for _schema, _doc in (
     (Conv2dParams, "2-D convolution over a (C, H, W) map (nn.Conv2d); input channels are inferred."),
     (Conv1dParams, "1-D convolution over a (C, L) sequence (nn.Conv1d); input channels are inferred."),
+    (Conv3dParams, "3-D convolution over a (C, D, H, W) volume (nn.Conv3d); input channels are inferred."),
 ):
     register(
         LayerKind(

@@ -1,4 +1,4 @@
-"""Normalisation: ``batchnorm``, ``layernorm``, ``groupnorm`` and ``lrn``.
+"""Normalisation: ``batchnorm`` (and ``batchnorm1d/2d/3d``), ``layernorm``, ``layernorm2d``, ``groupnorm``, ``lrn``.
 
 None of them changes the shape and none counts MACs (the convention follows
 torch's FlopCounterMode, which counts only matrix products and convolutions).
@@ -6,13 +6,14 @@ torch's FlopCounterMode, which counts only matrix products and convolutions).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import prod
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field
 
 from netdsl.layers.common import (
+    RANK_NAMES,
     LayerParams,
     Pos,
     PosFloat,
@@ -20,6 +21,7 @@ from netdsl.layers.common import (
     fmt_shape,
     one_input,
 )
+from netdsl.layers.ranks import ACCEPTS, expect_declared
 from netdsl.layers.registry import Cost, LayerKind, Shape, ShapeError, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,10 +47,22 @@ class BatchNormParams(LayerParams):
 
 
 def _bn_shape(p: BatchNormParams, inputs: Sequence[Shape]) -> Shape:
-    """Shape unchanged; (F,), (C, L) and (C, H, W) accepted."""
+    """Shape unchanged; (F,), (C, L), (C, H, W) and (C, D, H, W) accepted."""
     shape = one_input(inputs)
-    expect_rank("batchnorm", shape, (1, 2, 3))
+    expect_declared("batchnorm", shape)
     return shape
+
+
+def _bn_fixed_shape(name: str) -> Callable[[BatchNormParams, Sequence[Shape]], Shape]:
+    """The shape rule of ``batchnorm1d/2d/3d``: ``batchnorm`` restricted to the ranks of its torch class."""
+
+    def shape_rule(p: BatchNormParams, inputs: Sequence[Shape]) -> Shape:
+        shape = one_input(inputs)
+        expect_declared(name, shape, hint="`batchnorm` picks its dimensionality from the input rank")
+        return shape
+
+    shape_rule.__doc__ = f"Shape unchanged; {' or '.join(RANK_NAMES[r] for r in ACCEPTS[name])} accepted."
+    return shape_rule
 
 
 def _bn_cost(p: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> Cost:
@@ -61,7 +75,7 @@ def _bn_cost(p: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> Cost
 def _bn_build(p: BatchNormParams, inputs: Sequence[Shape], output: Shape) -> nn.Module:
     from torch import nn
 
-    cls = nn.BatchNorm2d if len(inputs[0]) == 3 else nn.BatchNorm1d
+    cls = {3: nn.BatchNorm2d, 4: nn.BatchNorm3d}.get(len(inputs[0]), nn.BatchNorm1d)
     return cls(inputs[0][0], eps=p.eps, momentum=p.momentum, affine=p.affine)
 
 
@@ -80,8 +94,9 @@ def _normalized_shape(p: LayerNormParams, shape: Shape) -> Shape:
 
 
 def _ln_shape(p: LayerNormParams, inputs: Sequence[Shape]) -> Shape:
-    """Shape unchanged; the last ``dims`` dimensions are normalised."""
+    """Shape unchanged; the last ``dims`` dimensions are normalised (any rank: the last axis by default)."""
     shape = one_input(inputs)
+    expect_declared("layernorm", shape)
     _normalized_shape(p, shape)
     return shape
 
@@ -98,6 +113,31 @@ def _ln_build(p: LayerNormParams, inputs: Sequence[Shape], output: Shape) -> nn.
     return nn.LayerNorm(list(_normalized_shape(p, inputs[0])), eps=p.eps, elementwise_affine=p.elementwise_affine)
 
 
+class LayerNorm2dParams(LayerParams):
+    """Parameters of ``layernorm2d``."""
+
+    eps: PosFloat = Field(1e-5, description=_EPS + " (torchvision's ConvNeXt uses 1e-6)")
+    elementwise_affine: bool = Field(True, description="learn a scale and shift per channel")
+
+
+def _ln2d_shape(p: LayerNorm2dParams, inputs: Sequence[Shape]) -> Shape:
+    """Shape unchanged; each position of a (C, H, W) map is normalised over its C channels."""
+    shape = one_input(inputs)
+    expect_declared("layernorm2d", shape, hint="for tokens or channels-last tensors use `layernorm`")
+    return shape
+
+
+def _ln2d_cost(p: LayerNorm2dParams, inputs: Sequence[Shape], output: Shape) -> Cost:
+    """2·C weight and bias (if elementwise_affine); no MACs."""
+    return Cost(params=2 * inputs[0][0] if p.elementwise_affine else 0)
+
+
+def _ln2d_build(p: LayerNorm2dParams, inputs: Sequence[Shape], output: Shape) -> nn.Module:
+    from netdsl.layers.modules import LayerNorm2d
+
+    return LayerNorm2d(inputs[0][0], eps=p.eps, elementwise_affine=p.elementwise_affine)
+
+
 class GroupNormParams(LayerParams):
     """Parameters of ``groupnorm``."""
 
@@ -109,7 +149,7 @@ class GroupNormParams(LayerParams):
 def _gn_shape(p: GroupNormParams, inputs: Sequence[Shape]) -> Shape:
     """Shape unchanged; the channel count must be a multiple of num_groups."""
     shape = one_input(inputs)
-    expect_rank("groupnorm", shape, (1, 2, 3))
+    expect_declared("groupnorm", shape)
     if shape[0] % p.num_groups:
         raise ShapeError(
             f"groupnorm num_groups={p.num_groups} must divide channels {shape[0]} (input {fmt_shape(shape)})"
@@ -157,7 +197,7 @@ register(
         shape=_bn_shape,
         build=_bn_build,
         cost=_bn_cost,
-        doc="Batch normalisation per channel (nn.BatchNorm1d for (F,)/(C, L), nn.BatchNorm2d for (C, H, W)).",
+        doc="Batch normalisation per channel (nn.BatchNorm1d for (F,)/(C, L), 2d for (C, H, W), 3d for (C, D, H, W)).",
         family="norm",
         output_free=True,  # backward reads the input and the saved batch statistics
     )
@@ -172,6 +212,31 @@ register(
         doc="Layer normalisation over the last `dims` dimensions of each sample (nn.LayerNorm).",
         family="norm",
         positional=("dims",),
+    )
+)
+for _name, _cls in (("batchnorm1d", "BatchNorm1d"), ("batchnorm2d", "BatchNorm2d"), ("batchnorm3d", "BatchNorm3d")):
+    register(
+        LayerKind(
+            name=_name,
+            schema=BatchNormParams,
+            shape=_bn_fixed_shape(_name),
+            build=_bn_build,
+            cost=_bn_cost,
+            doc=f"Batch normalisation per channel (nn.{_cls}), for PyTorch's name; `batchnorm` picks it by rank.",
+            family="norm",
+            output_free=True,
+        )
+    )
+register(
+    LayerKind(
+        name="layernorm2d",
+        schema=LayerNorm2dParams,
+        shape=_ln2d_shape,
+        build=_ln2d_build,
+        cost=_ln2d_cost,
+        doc="Layer normalisation over the channels of a (C, H, W) map, as torchvision's ConvNeXt LayerNorm2d.",
+        family="norm",
+        label=lambda p: "layernorm2d",
     )
 )
 register(

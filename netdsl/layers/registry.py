@@ -41,9 +41,14 @@ FAMILIES: tuple[str, ...] = ("conv", "norm", "activation", "pool", "linear", "me
 
 
 class Params(BaseModel):
-    """Base class of every layer parameter schema: immutable, unknown fields rejected."""
+    """Base class of every layer parameter schema: immutable, unknown fields rejected.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
+    Validators are built on first use (``defer_build``): a check builds the few its spec
+    uses, not all forty at import. A plugin's schema is built when it registers, so a
+    schema pydantic cannot build fails the plugin's load, as it did at class creation.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False, defer_build=True)
 
 
 class ShapeError(Exception):
@@ -151,6 +156,8 @@ class Registry:
         unknown = [p for p in kind.positional if p not in kind.schema.model_fields]
         if unknown:
             raise RegistryError(f"layer `{kind.name}`: positional names {unknown} are not schema fields")
+        if kind.origin != "built-in":
+            _build_schema(kind)
         self._kinds[kind.name] = kind
         return kind
 
@@ -169,6 +176,14 @@ class Registry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._kinds
+
+
+def _build_schema(kind: LayerKind) -> None:
+    """Build a plugin's validator now: its schema's mistakes surface at registration, not at first use."""
+    try:
+        kind.schema.model_rebuild(_parent_namespace_depth=0)  # nothing to do if it is built already
+    except Exception as err:  # pydantic's schema-generation errors (unknown types, bad validators)
+        raise RegistryError(f"layer `{kind.name}`: its schema cannot be built: {type(err).__name__}: {err}") from err
 
 
 REGISTRY = Registry()

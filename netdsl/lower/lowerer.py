@@ -58,6 +58,7 @@ class Lowerer(LowererBase):
                 hint = did_you_mean(name, known) or f"its parameters: {', '.join(known) or 'none'}"
                 self.error("E141", f"net `{net.name}` has no parameter `{name}`", net.name_span, hint=hint)
         ctx = Ctx({}, Namer(""), (), (net.name,), 0)
+        self.net_params = (net.name, ",".join(known))
         try:
             env = bind_block(net, (), overrides, net.name_span, self._report(ctx), self._evaluator(ctx))
         except Abort:
@@ -167,9 +168,8 @@ class Lowerer(LowererBase):
         for name in free_names(cond):
             if name.id != "in" and name.id not in ctx.env:
                 if name.id not in ctx.poisoned:
-                    self.error(
-                        "E110", f"undefined name `{name.id}`", name.span, ctx, hint=did_you_mean(name.id, ctx.env)
-                    )
+                    hint = self.outside_block(name.id, ctx) or did_you_mean(name.id, ctx.env)
+                    self.error("E110", f"undefined name `{name.id}`", name.span, ctx, hint=hint)
                 raise Abort()
         # Names in the two arms may coincide (only one is built).
         then_ns, else_ns = ctx.namer.fork(), ctx.namer.fork()

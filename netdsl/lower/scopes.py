@@ -134,6 +134,7 @@ class LowererBase:
         """
         self.blocks = blocks
         self.incomplete = incomplete
+        self.net_params: tuple[str, str] | None = None  # (net name, its parameters' names joined), for hints
         self._unknown_at: dict[str, int] = {}  # unknown name → index of its diagnostic
         self.sources = sources or {}
         self.guard = guard or Guard(limits)
@@ -234,7 +235,7 @@ class LowererBase:
             raise Abort() from None
         except UndefinedName as err:
             if err.name not in ctx.poisoned:  # else its definition failed and was reported already
-                self.error(err.code, err.message, err.span, ctx, hint=err.hint)
+                self.error(err.code, err.message, err.span, ctx, hint=self.outside_block(err.name, ctx) or err.hint)
             raise Abort() from None
         except EvalError as err:
             self.error(err.code, err.message, err.span, ctx, hint=err.hint)
@@ -242,6 +243,19 @@ class LowererBase:
         except RecursionError:
             self.error("E112", "expression nested too deeply", e.span, ctx)
             raise Abort() from None
+
+    def outside_block(self, name: str, ctx: Ctx) -> str | None:
+        """Inside a block, the hint for a name that is one of the net's parameters: blocks do not see them."""
+        net = self.net_params
+        if not ctx.chain or net is None or name not in net[1].split(","):
+            return None
+        block = ctx.chain[-1].block
+        defined = self.blocks.get(block)
+        own = ", ".join([*(p.name for p in defined.params), name]) if defined is not None else f"..., {name}"
+        return (
+            f"`{name}` is a parameter of net {net[0]}, and a block sees only its own parameters: "
+            f"declare it, `block {block}({own})`, and pass it where the block is used: `{block}(..., {name}={name})`"
+        )
 
     def _report(self, ctx: Ctx) -> Any:
         return lambda code, message, span, **kw: self.error(code, message, span, ctx, **kw)

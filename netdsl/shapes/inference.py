@@ -19,12 +19,16 @@ from netdsl.lower import ir
 from netdsl.lower.expr import EvalError, InShape, evaluate
 from netdsl.memo import IdentityMemo
 from netdsl.memo import key as memo_key
+from netdsl.shapes.layout import linear_on_maps
 from netdsl.shapes.reserved import RESERVED
 from netdsl.shapes.result import NodeInfo, ShapeResult, fmt_shape
 from netdsl.shapes.rules import Flow, apply_rules, geometry
 from netdsl.shapes.schedule import Schedule, Step
 
 __all__ = ["Flow", "NodeInfo", "ShapeResult", "fmt_shape", "infer"]
+
+#: A conv "kernel" this large is a channel count written first, as PyTorch's Conv2d(in, out, k) takes it.
+_CHANNELS_NOT_KERNEL = 12
 
 
 class _Infer:
@@ -37,6 +41,7 @@ class _Infer:
         self._module: Schedule | None = None  # the schedule being written
         self._total = [0, 0, 0]  # params, buffers, MACs of the layers shaped so far
         self._decided: IdentityMemo[bool] = IdentityMemo()  # switch decisions, by condition and values
+        self.habit: str | None = None  # a conv written in PyTorch's argument order, if one was seen
 
     def error(
         self,
@@ -200,7 +205,9 @@ class _Infer:
         try:
             hit = apply_rules(kind, params, shapes)
         except ShapeError as err:
-            self.error(err.code, err.message, node, layer=node.id, hint=err.hint)
+            self.error(
+                err.code, err.message, node, layer=node.id, hint=self._habit(kind.name, params, node) or err.hint
+            )
             return None
         except Exception as err:
             self.error(
@@ -227,10 +234,11 @@ class _Infer:
                 f"{kind.name}: output would be {fmt_shape(out)} for input {fmt_shape(shapes[0])}",
                 node,
                 layer=node.id,
+                hint=self._habit(kind.name, params, node),
             )
             return None
-        if hit.lost:
-            self._lost_warning(node, kind.name, shapes[0], hit.lost)
+        if hit.lost or (windows and shapes[0][-1] == 1):  # (the cheap test first: the shape pass is hot)
+            self._window_warnings(node, kind.name, params, shapes[0], hit.lost, windows)
         rf, jump = geometry(flows, out, windows)
         module = self._module
         assert module is not None  # every layer lies inside the net's module
@@ -246,8 +254,60 @@ class _Infer:
         total[2] += cost.macs
         return Flow(out, rf, jump, len(module.steps))
 
+    def _habit(self, kind: str, params: object, node: ir._Node) -> str | None:
+        """PyTorch's ``Conv2d(in, out, k)`` written as ``conv2d(3, 32, 3)``: a "kernel" of 32 is a channel count."""
+        if kind not in ("conv1d", "conv2d"):
+            return None
+        kernel = getattr(params, "kernel_size", 1)
+        k = max(kernel) if isinstance(kernel, tuple) else kernel
+        if not isinstance(k, int) or k < _CHANNELS_NOT_KERNEL:
+            return None
+        out, stride = getattr(params, "out_channels", "?"), getattr(params, "stride", 1)
+        text = (
+            f"`{kind}({out}, {k}, {stride}, …)` reads as out_channels={out}, kernel_size={k}, stride={stride}: "
+            f"in netdsl the first argument is out_channels and in_channels is inferred from the input "
+            f"(PyTorch's Conv2d({out}, {k}, {stride}) is `{kind}({k}, {stride})`)"
+        )
+        if self.habit is None:  # what later layers' errors (a map shrunk to nothing) are told
+            self.habit = f"the map shrank at line {node.span.line}: {text}"
+        return text
+
+    def _window_warnings(
+        self,
+        node: ir.LayerNode | ir.MergeNode,
+        kind: str,
+        params: object,
+        shape: Shape,
+        lost: tuple[tuple[str, int, Window, int], ...],
+        windows: tuple[Window, ...] | None,
+    ) -> None:
+        """W401 (rows the floor drops) and W404 (a k×k window, k > 1, on a 1×1 map)."""
+        if lost:
+            self._lost_warning(node, kind, shape, lost, self._habit(kind, params, node))
+        if windows and max(shape[1:]) == 1 and max(w.kernel for w in windows) > 1:
+            self._collapsed_warning(node, kind, shape, windows)
+
+    def _collapsed_warning(
+        self, node: ir.LayerNode | ir.MergeNode, kind: str, shape: Shape, windows: tuple[Window, ...]
+    ) -> None:
+        """W404: the map collapsed earlier; the window sees one pixel (and padding)."""
+        k = "×".join(str(w.kernel) for w in windows)
+        self.error(
+            "W404",
+            f"{kind} {k} receives a {fmt_shape(shape[1:])} map: the map has collapsed to one pixel before this layer",
+            node,
+            layer=node.id,
+            severity="warning",
+            hint="use fewer poolings or strides before it, a larger input, or a 1×1 layer here",
+        )
+
     def _lost_warning(
-        self, node: ir.LayerNode | ir.MergeNode, kind: str, shape: Shape, lost: tuple[tuple[str, int, Window, int], ...]
+        self,
+        node: ir.LayerNode | ir.MergeNode,
+        kind: str,
+        shape: Shape,
+        lost: tuple[tuple[str, int, Window, int], ...],
+        habit: str | None = None,
     ) -> None:
         """W401: the floor drops the last rows/columns of the input."""
         what = " and ".join(f"{d} {'row' if a == 'H' else 'column'}{'s' if d > 1 else ''}" for a, _, _, d in lost)
@@ -259,7 +319,7 @@ class _Infer:
             node,
             layer=node.id,
             severity="warning",
-            hint="adjust padding or the input size so the windows tile it",
+            hint=habit or "adjust padding or the input size so the windows tile it",
         )
 
 
@@ -277,9 +337,12 @@ def infer(net: ir.Net, input_shape: Shape | None = None, guard: Guard | None = N
     result = run.result
     result.output = out.shape if out else None
     result.total = Cost(*run._total)
+    if run.habit is not None:  # the map shrank because of that conv: its hint, not a bigger input
+        _fill_hints(result, "E302", run.habit)
     if any(d.code == "E302" for d in result.diagnostics) and len(shape) > 1:
         with contextlib.suppress(LimitExceeded):  # out of time for the search: the error stands, without its hint
             _suggest_smallest_input(net, result, guard)
+    result.diagnostics.extend(linear_on_maps(result))
     if result.ok:
         _dominant_layer_warning(result)
     return result
@@ -306,17 +369,14 @@ def _suggest_smallest_input(net: ir.Net, result: ShapeResult, guard: Guard | Non
             lo = mid + 1
     smallest = "×".join([str(lo)] * len(spatial))
     given = fmt_shape(result.input_shape)
+    _fill_hints(result, "E302", f"input {given} is too small for this net; the smallest valid input is {c}×{smallest}")
+
+
+def _fill_hints(result: ShapeResult, code: str, hint: str) -> None:
+    """Give ``hint`` to the ``code`` diagnostics that have none."""
     for i, d in enumerate(result.diagnostics):
-        if d.code == "E302" and d.hint is None:
-            result.diagnostics[i] = Diagnostic(
-                d.code,
-                d.message,
-                d.span,
-                d.severity,
-                d.layer,
-                d.chain,
-                hint=f"input {given} is too small for this net; the smallest valid input is {c}×{smallest}",
-            )
+        if d.code == code and d.hint is None:
+            result.diagnostics[i] = Diagnostic(d.code, d.message, d.span, d.severity, d.layer, d.chain, hint=hint)
 
 
 def _dominant_layer_warning(result: ShapeResult, share: float = 0.5, minimum: int = 1_000_000) -> None:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from netdsl.errors import printable, show_name
 from netdsl.shapes.inference import NodeInfo, ShapeResult, fmt_shape
 from netdsl.units import count
 
@@ -154,13 +155,14 @@ def table(
         rows_for(result, depth, explain), _folded(visible(result, depth), depth), strict=False
     ):
         indent = "" if markdown else "  " * (n.depth - 1)
-        name = n.id if markdown else (n.name or n.id)
+        # Full ids (markdown) such as `3.5` read like floats: shown as `3.5 (module 3, child 5)`.
+        name = show_name(n.id) if markdown else (n.name or n.id)
         if times > 1:
-            name = f"{name} … {last.id if markdown else last.name} (×{times})"
+            name = f"{name} … {show_name(last.id) if markdown else last.name} (×{times})"
         body.append(
             [
-                indent + name,
-                n.label,
+                printable(indent + name),
+                printable(n.label),
                 "N×" + fmt_shape(n.output),
                 f"{r['params']:,}",
                 f"{r['macs']:,}",
@@ -168,7 +170,7 @@ def table(
                 _jump(last),
             ]
         )
-        extra.append(list(n.explain) if explain else [])
+        extra.append([printable(e) for e in n.explain] if explain else [])
     net = result.net
     title = f"{net.name}  input N×{fmt_shape(result.input_shape)}  →  output N×{fmt_shape(result.output)}"
     foot = _footer_lines(totals(result, batch))

@@ -58,7 +58,7 @@ class NodeInfo:
         if not self.windows or not self.inputs:
             return ()
         sizes = self.inputs[0][1:]
-        axes = ("H", "W") if len(self.windows) == 2 else ("L",)
+        axes = {1: ("L",), 2: ("H", "W")}.get(len(self.windows), ("D", "H", "W"))
         return tuple(f"{a}: {arith.explain(n, w)}" for a, n, w in zip(axes, sizes, self.windows, strict=False))
 
 

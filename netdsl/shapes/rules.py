@@ -68,7 +68,7 @@ def _apply(kind: LayerKind, params: object, shapes: tuple[Shape, ...]) -> Rule:
     spatial_in = shapes[0][1:]
     lost: Lost = ()
     if windows and len(windows) == len(spatial_in):
-        axes = ("H", "W") if len(windows) == 2 else ("L",)
+        axes = {1: ("L",), 2: ("H", "W")}.get(len(windows), ("D", "H", "W"))
         lost = tuple(
             (a, n, w, d)
             for a, n, w in zip(axes, spatial_in, windows, strict=False)

@@ -143,12 +143,19 @@ class Driver:
                 kind = keywords[kind].get(value, kind)
             yield Tok(kind, value, start, start_line, col, line, pos - line_start + 1, pos)  # type: ignore[arg-type]
 
-    def parse(self, text: str, make_span: Callable[[int, int, int, int], Any], max_height: int) -> tuple[Any, int]:
+    def parse(
+        self,
+        text: str,
+        make_span: Callable[[int, int, int, int], Any],
+        max_height: int,
+        guard: Callable[[Iterator[Tok]], Iterator[Tok]] | None = None,
+    ) -> tuple[Any, int]:
         """The start rule's value for ``text``, and the height of Lark's tree for it.
 
         ``make_span(line, column, end_line, end_column)`` makes the spans passed to builders.
         Raises :class:`ParseFailed` on a lexing or syntax error, or as soon as the tree would grow
-        taller than ``max_height`` levels; builders' exceptions propagate.
+        taller than ``max_height`` levels; builders' exceptions propagate, and so do ``guard``'s,
+        a filter of the token stream (:func:`netdsl.syntax.depth.guard`) run as the parser reads it.
         """
         table, root, end = self._table, self._root, self._end
         states: list[Any] = [self._start]
@@ -156,7 +163,8 @@ class Driver:
         push = stack.append
         chains = self._chains
         tok: Any
-        for tok in chain(self.tokens(text), (_End,)):
+        tokens = self.tokens(text) if guard is None else guard(self.tokens(text))
+        for tok in chain(tokens, (_End,)):
             ttype = tok.type
             while True:  # reduce as long as the table says so, then shift (as Lark's `feed_token`)
                 act = table[states[-1]].get(ttype)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
 from netdsl.errors import Diagnostic, Span
 from netdsl.syntax import tree as S
 from netdsl.syntax.builder import BUILDER, LOCK, RULE_NAMES, span_of
+from netdsl.syntax.depth import TooDeep, TooMany, first_too_deep, too_deep
 from netdsl.syntax.lark_grammar import parser
 
 
@@ -42,18 +43,22 @@ def parse_raw(text: str) -> Any:
     return parser().parse(text)
 
 
-def _too_deep(tree: Tree[Token], limit: int) -> Tree[Token] | None:
-    """The first subtree (in source order) deeper than ``limit`` levels; iterative, so never a RecursionError."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return node
-        stack.extend((c, depth + 1) for c in reversed(node.children) if isinstance(c, Tree))
-    return None
+def _error_offset(err: UnexpectedInput, text: str) -> int:
+    tok = getattr(err, "token", None)
+    if tok is not None:
+        return len(text) if tok.type == "$END" else (tok.start_pos or 0)
+    return err.pos_in_stream or 0
 
 
-def parse_reference(text: str, file: str = "<spec>", max_depth: int | None = None) -> S.Module | Diagnostic:
+def _nesting(text: str, max_depth: int | None, before: int, max_statements: int | None) -> TooDeep | TooMany | None:
+    if max_depth is None:
+        return None
+    return first_too_deep(iter(parser().lex(text)), max_depth, before, max_statements)  # as the parser sees them
+
+
+def parse_reference(
+    text: str, file: str = "<spec>", max_depth: int | None = None, max_statements: int | None = None
+) -> S.Module | Diagnostic:
     """:func:`netdsl.syntax.parser.parse_text` through Lark's own tree and a Transformer: the fallback for what
     the fast path does not parse (errors, very deep files), and the tests' reference."""
     with LOCK:
@@ -62,19 +67,11 @@ def parse_reference(text: str, file: str = "<spec>", max_depth: int | None = Non
         except UnexpectedInput as err:
             from netdsl.syntax.messages import syntax_diagnostic  # only on the error path
 
-            return syntax_diagnostic(err, text, file)
-        if max_depth is not None and (deep := _too_deep(raw, max_depth)) is not None:
-            from netdsl.limits import how_to_raise
-
-            meta = deep.meta
-            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
-            return Diagnostic(
-                "E003",
-                f"the file nests more than {max_depth} levels deep here (braces, brackets and operators)",
-                Span(file, line, col, line, col + 1),
-                hint="split long expressions with `let` and flatten nested groups; "
-                + how_to_raise("max_syntax_depth", max_depth),
-            )
+            # Nesting past the limit before the syntax error is the first mistake (as on the fast path).
+            deep = _nesting(text, max_depth, _error_offset(err, text), max_statements)
+            return too_deep(deep, file, max_depth or 0) if deep else syntax_diagnostic(err, text, file)
+        if (deep := _nesting(text, max_depth, len(text) + 1, max_statements)) is not None:
+            return too_deep(deep, file, max_depth or 0)
         BUILDER.file = file
         try:
             try:

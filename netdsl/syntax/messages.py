@@ -22,10 +22,13 @@ from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from netdsl.errors import Diagnostic, Span
+from netdsl.syntax.hints import habits, look_alike, previous
 from netdsl.syntax.lark_grammar import parser
 
 _MISSING_RPAR = "missing `)` (or a `,` between arguments)"
 _MISSING_RBRACE = "missing `}`: a block or group is not closed"
+_TOP_LEVEL = "the top level holds only `import`, `requires`, `block` and `net`"
+_ARGUMENTS = "arguments go in parentheses right after the name: `conv2d(64, 3)`, `dropout(0.5)`"
 _EXAMPLES: dict[str, list[str]] = {
     _MISSING_RPAR: [
         "net A { conv2d(64, 3 relu }",
@@ -95,7 +98,7 @@ _EXAMPLES: dict[str, list[str]] = {
         "net A { repeat 3\n relu }",
         "net A { repeat 3 as { relu } }",
     ],
-    "the top level holds only `import`, `requires`, `block` and `net`": [
+    _TOP_LEVEL: [
         "relu",
         "conv2d(3)",
         "x = 3",
@@ -121,6 +124,17 @@ _EXAMPLES: dict[str, list[str]] = {
     ],
     "`import` and `requires` take a quoted path or name": ["import lib/resnet.net", "requires foo", "import resnet"],
     "a label needs something to name: `conv1: conv2d(64, 3)`": ["net A { x: }", "net A { x:\n relu }"],
+    "what `repeat … as i` repeats goes on the same line: `repeat 3 as i Block(64)` or `repeat 3 as i { ... }`": [
+        "net A { repeat 3 as i\n relu }",
+        "net A { repeat n as i\n{ relu } }",
+    ],
+    _ARGUMENTS: [
+        "net A { relu 2 }",
+        "net A { conv2d 64 }",
+        "net A { dropout 0.5 }",
+        "net A { relu 'a' }",
+        "net A { relu true }",
+    ],
     "`->` captures the value under a name: `-> skip`": ["net A { relu -> }", "net A { relu -> 3 }"],
     "`@` continues from a captured value: `@skip`": ["net A { @ }", "net A { @3 }"],
 }
@@ -255,6 +269,11 @@ def _unexpected_character(err: UnexpectedCharacters, text: str, file: str) -> Di
         return Diagnostic("E001", f"unterminated string starting with {ch}", span, hint=_CHAR_HINTS[ch])
     hint = _CHAR_HINTS.get(ch) or "netdsl has no use for this character here"
     shown = repr(ch) if not ch.isprintable() else f"`{ch}`"
+    if ch and not ch.isascii():
+        import unicodedata  # only on the error path
+
+        shown += f" (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')})"
+        hint = look_alike(text, pos) or hint
     return Diagnostic("E001", f"unexpected character {shown}", span, hint=hint)
 
 
@@ -286,7 +305,7 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
             notes = (f"the `{{` at {file}:{brace.line}:{brace.column} is never closed",)
     elif _is_keyword(tok) and "NAME" in expected and (not exact or label == _MISSING_RBRACE):
         label = f"`{tok}` is a reserved word and cannot be used as a name (reserved: {', '.join(_keywords())})"
-    prev = _previous(tokens, pos)
+    prev = previous(tokens, pos)
     if (
         prev is not None
         and not at_end
@@ -298,6 +317,11 @@ def syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
         closer = "`)`" if "RPAR" in expected else "`]`"
         message = f"syntax error: expected {closer} at the end of the line, found {_token_text(tok)} on the next"
         line, col, width = prev.end_line or line, prev.end_column or col, 1
+    better = habits(tok, prev, tokens, text, label == _TOP_LEVEL, notes)
+    if better is not None:
+        label, notes = better
+    if label == _ARGUMENTS and prev is not None and prev.type == "NAME":
+        notes = (*notes, f"here: `{prev}({tok})`")
     hint = label if label else (f"expected {_describe_expected(expected)}" if expected else None)
     return Diagnostic("E002", message, Span(file, line, col, line, col + width), hint=hint, notes=notes)
 
@@ -320,12 +344,3 @@ def _keywords() -> tuple[str, ...]:
 
 def _is_keyword(tok: Token) -> bool:
     return str(tok) in _keywords() and tok.type != "NAME"
-
-
-def _previous(tokens: list[Token], pos: int) -> Token | None:
-    prev = None
-    for tok in tokens:
-        if (tok.start_pos or 0) >= pos:
-            break
-        prev = tok
-    return prev

@@ -15,18 +15,24 @@ from netdsl.errors import Span
 
 @dataclass(frozen=True, slots=True)
 class Lit:
+    """A literal: ``3``, ``0.5``, ``true``, ``'same'``."""
+
     value: int | float | bool | str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Name:
+    """A name read in an expression: a parameter, a ``let``, a loop variable, ``in``."""
+
     id: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
+    """A binary operator applied to two expressions: ``a + b``, ``x == 1``, ``p and q``."""
+
     op: str  # add sub mul truediv floordiv mod pow eq ne lt le gt ge and or
     left: Expr
     right: Expr
@@ -35,6 +41,8 @@ class BinOp:
 
 @dataclass(frozen=True, slots=True)
 class Unary:
+    """A prefix operator: ``-x``, ``not x``."""
+
     op: str  # neg not
     operand: Expr
     span: Span
@@ -42,6 +50,8 @@ class Unary:
 
 @dataclass(frozen=True, slots=True)
 class Cond:
+    """A conditional expression: ``a if c else b``."""
+
     then: Expr
     test: Expr
     orelse: Expr
@@ -50,12 +60,16 @@ class Cond:
 
 @dataclass(frozen=True, slots=True)
 class TupleLit:
+    """A tuple or list: ``(3, 3)``, ``[1, 2]``."""
+
     items: tuple[Expr, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Index:
+    """Indexing: ``sizes[i]``."""
+
     obj: Expr
     index: Expr
     span: Span
@@ -63,6 +77,8 @@ class Index:
 
 @dataclass(frozen=True, slots=True)
 class Attr:
+    """An attribute: ``in.c``."""
+
     obj: Expr
     name: str
     span: Span
@@ -70,6 +86,8 @@ class Attr:
 
 @dataclass(frozen=True, slots=True)
 class Func:
+    """A call of a built-in function: ``max(a, b)``."""
+
     name: str
     args: tuple[Expr, ...]
     span: Span
@@ -82,6 +100,8 @@ Expr = Lit | Name | BinOp | Unary | Cond | TupleLit | Index | Attr | Func
 
 @dataclass(frozen=True, slots=True)
 class Arg:
+    """One argument of a call: positional (``name`` is None) or ``name=value``."""
+
     name: str | None  # None for a positional argument
     value: Expr
     span: Span
@@ -89,6 +109,8 @@ class Arg:
 
 @dataclass(frozen=True, slots=True)
 class Label:
+    """A statement's label: ``conv1:`` or ``block[i]:``."""
+
     name: str
     index: Expr | None  # `denselayer[i + 1]` → name "denselayer" + str(value)
     span: Span
@@ -96,6 +118,8 @@ class Label:
 
 @dataclass(frozen=True, slots=True)
 class Body:
+    """The statements between braces."""
+
     stmts: tuple[Stmt, ...]
     span: Span
 
@@ -124,12 +148,16 @@ class Merge:
 
 @dataclass(frozen=True, slots=True)
 class Group:
+    """Braces as a statement: a sequence of its own (a module when labelled)."""
+
     body: Body
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Repeat:
+    """``repeat n [as i] item``."""
+
     count: Expr
     var: str | None
     label: Label | None
@@ -142,6 +170,8 @@ Core = Call | Merge | Group | Repeat
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """One statement that makes modules: its label, its core (call, merge, group, repeat), its capture."""
+
     label: Label | None
     core: Core
     capture: str | None
@@ -150,6 +180,8 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Let:
+    """``let name = expression``."""
+
     name: str
     value: Expr
     span: Span
@@ -157,6 +189,8 @@ class Let:
 
 @dataclass(frozen=True, slots=True)
 class If:
+    """``if``/``elif``/``else`` and their bodies."""
+
     branches: tuple[tuple[Expr, Body], ...]
     orelse: Body | None
     span: Span
@@ -164,6 +198,8 @@ class If:
 
 @dataclass(frozen=True, slots=True)
 class Input:
+    """``input(c, h, w)``: the net's input shape."""
+
     args: tuple[Arg, ...]
     span: Span
 
@@ -183,6 +219,8 @@ Stmt = Node | Let | If | Input | Use
 
 @dataclass(frozen=True, slots=True)
 class Param:
+    """One parameter of a net or block, with its default."""
+
     name: str
     default: Expr | None
     span: Span
@@ -190,6 +228,8 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class BlockDef:
+    """A ``block`` or ``net`` definition."""
+
     name: str
     params: tuple[Param, ...]
     body: Body
@@ -200,12 +240,16 @@ class BlockDef:
 
 @dataclass(frozen=True, slots=True)
 class Import:
+    """``import "file.net"``."""
+
     path: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Requires:
+    """``requires "plugin"``."""
+
     plugins: tuple[str, ...]
     span: Span
 

@@ -21,6 +21,7 @@ BUILD_ONLY = {
     "E502": "a layer's builder (torch code, possibly a plugin's) raised or returned a non-module",
     "E503": "--verify: a run-time shape differs from the static one (runs the model)",
     "E505": "an internal error: the spec checked clean, so it is a netdsl bug",
+    "E510": "--weights: the weights file does not fit the built module (needs the file, not just the spec)",
 }
 #: Codes the back ends raise that `check` reports too.
 CHECKED = {"E504"}

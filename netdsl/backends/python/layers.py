@@ -34,6 +34,18 @@ _CONV = (
     ("bias", True),
     ("padding_mode", "zeros"),
 )
+_CONV_T = (
+    ("in_channels", REQUIRED),
+    ("out_channels", REQUIRED),
+    ("kernel_size", REQUIRED),
+    ("stride", 1),
+    ("padding", 0),
+    ("output_padding", 0),
+    ("groups", 1),
+    ("bias", True),
+    ("dilation", 1),
+    ("padding_mode", "zeros"),
+)
 _BN = (("num_features", REQUIRED), ("eps", 1e-5), ("momentum", 0.1), ("affine", True), ("track_running_stats", True))
 _MAXPOOL = (("kernel_size", REQUIRED), ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False))
 _AVGPOOL = (
@@ -50,6 +62,9 @@ TABLE: dict[str, tuple[tuple[str, Any], ...]] = {
     "Conv1d": _CONV,
     "Conv2d": _CONV,
     "Conv3d": _CONV,
+    "ConvTranspose1d": _CONV_T,
+    "ConvTranspose2d": _CONV_T,
+    "ConvTranspose3d": _CONV_T,
     "Linear": (("in_features", REQUIRED), ("out_features", REQUIRED), ("bias", True)),
     "BatchNorm1d": _BN,
     "BatchNorm2d": _BN,
@@ -59,12 +74,16 @@ TABLE: dict[str, tuple[tuple[str, Any], ...]] = {
     "LocalResponseNorm": (("size", REQUIRED), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0)),
     "MaxPool1d": _MAXPOOL,
     "MaxPool2d": _MAXPOOL,
+    "MaxPool3d": _MAXPOOL,
     "AvgPool1d": _AVGPOOL,
     "AvgPool2d": (*_AVGPOOL, ("divisor_override", None)),
+    "AvgPool3d": (*_AVGPOOL, ("divisor_override", None)),
     "AdaptiveAvgPool1d": (("output_size", REQUIRED),),
     "AdaptiveAvgPool2d": (("output_size", REQUIRED),),
+    "AdaptiveAvgPool3d": (("output_size", REQUIRED),),
     "AdaptiveMaxPool1d": (("output_size", REQUIRED),),
     "AdaptiveMaxPool2d": (("output_size", REQUIRED),),
+    "AdaptiveMaxPool3d": (("output_size", REQUIRED),),
     "ReLU": _INPLACE,
     "ReLU6": _INPLACE,
     "SiLU": _INPLACE,
@@ -73,12 +92,15 @@ TABLE: dict[str, tuple[tuple[str, Any], ...]] = {
     "LeakyReLU": (("negative_slope", 0.01), *_INPLACE),
     "ELU": (("alpha", 1.0), *_INPLACE),
     "GELU": (("approximate", "none"),),
+    "PReLU": (("num_parameters", 1), ("init", 0.25)),
     "Sigmoid": (),
     "Tanh": (),
     "Identity": (),
     "Softmax": (("dim", None),),
     "Dropout": (("p", 0.5), *_INPLACE),
+    "Dropout1d": (("p", 0.5), *_INPLACE),
     "Dropout2d": (("p", 0.5), *_INPLACE),
+    "Dropout3d": (("p", 0.5), *_INPLACE),
     "Flatten": (("start_dim", 1), ("end_dim", -1)),
     "ZeroPad1d": (("padding", REQUIRED),),
     "ZeroPad2d": (("padding", REQUIRED),),
@@ -86,7 +108,7 @@ TABLE: dict[str, tuple[tuple[str, Any], ...]] = {
 }
 
 #: Arguments that accept an int for "the same value on every axis": (3, 3) is written 3.
-_COMPACT = {"kernel_size", "stride", "padding", "dilation", "output_size"}
+_COMPACT = {"kernel_size", "stride", "padding", "dilation", "output_size", "output_padding"}
 _COMPACT_CLASSES = {name for name in TABLE if name.startswith(("Conv", "MaxPool", "AvgPool", "Adaptive", "ZeroPad"))}
 
 
