@@ -85,8 +85,9 @@ class IdentityMemo(Generic[V]):
         return None
 
     def put(self, a: object, b: object, rest: Hashable, value: V) -> V:
-        if len(self._entries) < self._limit:  # full: stop adding (the entries in it stay valid)
-            self._entries[(id(a), id(b), rest)] = (a, b, value)
+        if len(self._entries) >= self._limit:  # full: start over (a long-lived process meets new files)
+            self._entries.clear()
+        self._entries[(id(a), id(b), rest)] = (a, b, value)
         return value
 
     def clear(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from netdsl.errors import Span, did_you_mean
 from netdsl.limits import MAX_INT, MAX_LIST
+from netdsl.memo import IdentityMemo
 from netdsl.syntax import tree as S
 from netdsl.units import shape_text
 
@@ -257,17 +258,13 @@ def free_names(e: S.Expr) -> tuple[S.Name, ...]:
     Memoised by the expression's identity (syntax trees are immutable and, for a file
     parsed once, shared by every check): the lowering asks for each argument and condition.
     """
-    hit = _FREE_NAMES.get(id(e))
-    if hit is not None and hit[0] is e:
-        return hit[1]
-    names = tuple(_free_names(e))
-    if len(_FREE_NAMES) >= 65536:  # bounded: a long-lived process parses many files
-        _FREE_NAMES.clear()
-    _FREE_NAMES[id(e)] = (e, names)  # holding `e` keeps its id unique while the entry lives
-    return names
+    hit = _FREE_NAMES.get(e, None)
+    if hit is None:
+        hit = _FREE_NAMES.put(e, None, (), tuple(_free_names(e)))
+    return hit
 
 
-_FREE_NAMES: dict[int, tuple[S.Expr, tuple[S.Name, ...]]] = {}
+_FREE_NAMES: IdentityMemo[tuple[S.Name, ...]] = IdentityMemo()
 
 
 def _free_names(e: S.Expr) -> list[S.Name]:
